@@ -1,0 +1,45 @@
+# Two commands, both safe to repeat:
+#   make run    set up .venv, then serve perfapi (embedded PostgreSQL unless PERFAPI_DATABASE_URL)
+#   make test   set up .venv, then run the whole test suite (PERFAPI_TEST_DATABASE_URL or embedded)
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test check lint openapi lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "perfapi needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/perfapi serve
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+# Static checks CI runs besides the tests.
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict src
+	$(BIN)/perfapi openapi --check
+
+openapi: $(STAMP)
+	$(BIN)/perfapi openapi
+
+# Re-pin every dependency to the newest release allowed by pyproject.toml.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet '.[dev]'
+	.lock-venv/bin/python -m pip freeze --exclude perfapi > constraints.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

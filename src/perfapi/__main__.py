@@ -1,0 +1,3 @@
+from perfapi.cli import main
+
+main()

@@ -1,0 +1,80 @@
+"""``create_app(settings)``: the whole service, wired from settings passed in."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from perfapi import __version__
+from perfapi.auth.endpoints import router as api_keys_router
+from perfapi.config import Settings
+from perfapi.db.engine import create_engine, create_sessionmaker
+from perfapi.errors import install_error_handlers
+from perfapi.kit.openapi import install_openapi
+from perfapi.ops.endpoints import DOCS_ASSETS_DIR, DOCS_ASSETS_PATH
+from perfapi.ops.endpoints import router as ops_router
+from perfapi.ops.metrics import HttpMetrics
+from perfapi.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
+
+DESCRIPTION = """\
+Strategy and performance management, API first: objectives with key results,
+KPIs and their measurements, and reports computed on read.
+
+Authenticate with `Authorization: Bearer <api key>`. Errors are RFC 9457
+`application/problem+json`. Lists are keyset-paginated with `?limit=&cursor=`.
+"""
+
+# Paths whose bodies are bulk data and get the larger ingestion limit.
+INGEST_PATHS = ("/v1/points",)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.database_url is None:
+            raise RuntimeError("create_app needs settings.database_url to serve requests")
+        engine = create_engine(settings.database_url, settings)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="perfapi",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.metrics = HttpMetrics()
+
+    install_error_handlers(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.max_body_bytes,
+        prefix_limits=[(path, settings.max_ingest_body_bytes) for path in INGEST_PATHS],
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["Link", "Location", "Retry-After", "X-Request-Id"],
+            max_age=600,
+        )
+    # Added last, so outermost: every response, errors included, gets a request id.
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+
+    app.include_router(ops_router)
+    app.include_router(api_keys_router)
+    app.mount(DOCS_ASSETS_PATH, StaticFiles(directory=DOCS_ASSETS_DIR), name="docs-assets")
+    install_openapi(app)
+    return app

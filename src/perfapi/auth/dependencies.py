@@ -1,0 +1,59 @@
+"""``Authorization: Bearer <key>`` -> :class:`Principal`, with scope checks.
+
+Declared with ``Security(..., scopes=[...])`` so the OpenAPI document names the
+scope every operation needs.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+
+from perfapi.auth import repository
+from perfapi.auth.service import Principal, authenticate
+from perfapi.auth.tokens import Scope
+from perfapi.db.session import DbSession, get_sessionmaker
+from perfapi.errors import ForbiddenError, UnauthorizedError
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="An API key: `Authorization: Bearer pfk_...`. Create one with "
+    "`perfapi keys create` or `POST /v1/api-keys`.",
+)
+
+
+async def _record_use(request: Request, principal: Principal) -> None:
+    """Bump ``last_used_at`` in its own short transaction.
+
+    Outside the request's transaction on purpose: concurrent requests with one key
+    must not queue on the key's row lock for the length of a (possibly long) request,
+    and a use is a use even when the request then fails.
+    """
+    if not repository.needs_touch(principal.last_used_at, datetime.now(UTC)):
+        return
+    async with get_sessionmaker(request)() as session, session.begin():
+        await repository.touch_last_used(session, principal.org_id, principal.key_id)
+
+
+async def current_principal(
+    request: Request,
+    security_scopes: SecurityScopes,
+    session: DbSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise UnauthorizedError("Send an API key: Authorization: Bearer <key>.")
+    principal = await authenticate(session, credentials.credentials)
+    missing = [scope for scope in security_scopes.scopes if scope not in principal.scopes]
+    if missing:
+        raise ForbiddenError(f"This operation needs an API key with the '{missing[0]}' scope.")
+    await _record_use(request, principal)
+    return principal
+
+
+ReadAccess = Annotated[Principal, Security(current_principal, scopes=[Scope.READ])]
+WriteAccess = Annotated[Principal, Security(current_principal, scopes=[Scope.WRITE])]
+IngestAccess = Annotated[Principal, Security(current_principal, scopes=[Scope.INGEST])]
+AdminAccess = Annotated[Principal, Security(current_principal, scopes=[Scope.ADMIN])]

@@ -1,0 +1,207 @@
+"""The ``perfapi`` command: serve, migrate, orgs, keys, openapi."""
+
+import asyncio
+import json
+import signal
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from perfapi.app import create_app
+from perfapi.auth.service import issue_key
+from perfapi.auth.tokens import Scope
+from perfapi.config import Settings
+from perfapi.db.embedded import DataDirInUseError, embedded_postgres, serve_lock
+from perfapi.db.engine import create_engine
+from perfapi.db.migrate import migrate, migration_lock, upgrade_to_head
+from perfapi.errors import ProblemError
+from perfapi.ops.logs import configure_logging
+from perfapi.orgs import repository as orgs_repository
+from perfapi.orgs import service as orgs
+from perfapi.orgs.service import BootstrapKey
+
+T = TypeVar("T")
+
+cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+orgs_cli = typer.Typer(no_args_is_help=True, help="Organisations.")
+keys_cli = typer.Typer(no_args_is_help=True, help="API keys.")
+cli.add_typer(orgs_cli, name="orgs")
+cli.add_typer(keys_cli, name="keys")
+
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_OPENAPI_PATH = Path("openapi/openapi.json")
+
+
+def main() -> None:
+    cli()
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    return typer.Exit(code=1)
+
+
+@contextmanager
+def _database(settings: Settings, *, serving: bool = False) -> Iterator[Settings]:
+    """Settings with a usable database_url: the configured one, else the embedded server."""
+    if settings.database_url is not None:
+        yield settings
+        return
+    with ExitStack() as stack:
+        try:
+            if serving:
+                stack.enter_context(serve_lock(settings.data_dir))
+            url = stack.enter_context(embedded_postgres(settings.data_dir))
+        except DataDirInUseError as exc:
+            raise _fail(str(exc)) from None
+        yield settings.model_copy(update={"database_url": url})
+
+
+async def _migrated_session_work(
+    settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    """Migrate under the lock, then run ``work`` in one committed transaction."""
+    assert settings.database_url is not None
+    engine = create_engine(settings.database_url, settings)
+    try:
+        async with migration_lock(engine) as connection:
+            await upgrade_to_head(connection)
+            async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+                result = await work(session)
+                await session.commit()
+                return result
+    finally:
+        await engine.dispose()
+
+
+def _run(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(_migrated_session_work(settings, work))
+    except ProblemError as exc:
+        raise _fail(str(exc.detail)) from None
+
+
+@cli.command()
+def serve() -> None:
+    """Migrate the database, then serve the API (embedded PostgreSQL unless configured)."""
+    settings = Settings()
+    configure_logging(settings.log_level, as_json=settings.log_json)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal under the
+    # handler that was installed before it. Ours turns it into a normal exit, so the
+    # `with` blocks below still stop the embedded PostgreSQL.
+    signal.signal(signal.SIGTERM, _exit_normally)
+    with _database(settings, serving=True) as settings:
+        bootstrap = _run(settings, orgs.bootstrap_first_org)
+        if bootstrap is not None:
+            _announce_bootstrap(bootstrap)
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+        )
+
+
+def _exit_normally(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def _announce_bootstrap(bootstrap: BootstrapKey) -> None:
+    out.print(
+        Panel(
+            f"Created org [bold]{bootstrap.org.name}[/] and its first admin API key.\n"
+            "It is shown only now; store it:\n\n"
+            f"[bold green]{bootstrap.token}[/]",
+            title="perfapi: first start",
+        )
+    )
+
+
+@cli.command("migrate")
+def migrate_command() -> None:
+    """Bring the database schema to the newest version."""
+    settings = Settings()
+    configure_logging(settings.log_level, as_json=settings.log_json)
+
+    async def run(url: str) -> None:
+        engine = create_engine(url, settings)
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    with _database(settings) as settings:
+        assert settings.database_url is not None
+        asyncio.run(run(settings.database_url))
+    out.print("database schema is up to date")
+
+
+@orgs_cli.command("create")
+def orgs_create(name: Annotated[str, typer.Argument(help="A unique org name.")]) -> None:
+    """Create an org."""
+    settings = Settings()
+    with _database(settings) as settings:
+        org = _run(settings, lambda session: orgs.create_org(session, name))
+    out.print(f"created org {org.name} ({org.id})")
+
+
+@orgs_cli.command("list")
+def orgs_list() -> None:
+    """List orgs."""
+    settings = Settings()
+    with _database(settings) as settings:
+        all_orgs = _run(settings, orgs_repository.list_all)
+    table = Table("name", "id", "created_at")
+    for org in all_orgs:
+        table.add_row(org.name, str(org.id), org.created_at.isoformat())
+    out.print(table)
+
+
+@keys_cli.command("create")
+def keys_create(
+    org: Annotated[str, typer.Option(help="The org's name.")],
+    scope: Annotated[list[Scope], typer.Option(help="Repeat for several scopes.")],
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "created by the CLI",
+) -> None:
+    """Create an API key and print it once."""
+    settings = Settings()
+
+    async def work(session: AsyncSession) -> str:
+        owner = await orgs.org_named(session, org)
+        _, token = await issue_key(session, owner.id, name, scope)
+        return token
+
+    with _database(settings) as settings:
+        token = _run(settings, work)
+    typer.echo(token)
+
+
+@cli.command()
+def openapi(
+    check: Annotated[bool, typer.Option(help="Fail if the file differs from the code.")] = False,
+    output: Annotated[Path, typer.Option(help="Where the document lives.")] = DEFAULT_OPENAPI_PATH,
+) -> None:
+    """Write the OpenAPI document (or, with --check, verify it is current)."""
+    document = json.dumps(create_app(Settings()).openapi(), indent=2, ensure_ascii=False) + "\n"
+    if check:
+        current = output.read_text() if output.exists() else ""
+        if current != document:
+            raise _fail(f"{output} is stale: run `perfapi openapi` and commit the result")
+        out.print(f"{output} is current")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(document)
+    out.print(f"wrote {output}")

@@ -1,0 +1,60 @@
+"""Settings, read from the environment (prefix ``PERFAPI_``) once by the CLI or by tests.
+
+Nothing in perfapi reads the environment at import time: ``create_app`` and the CLI
+receive a :class:`Settings` instance and pass it down.
+"""
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PERFAPI_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: an embedded PostgreSQL is started in data_dir.",
+    )
+    data_dir: Path = Field(default=Path(".perfapi"), description="Embedded PostgreSQL data.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: LogLevel = "info"
+    log_json: bool = Field(default=True, description="One JSON object per log line.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed by CORS, comma separated; '*' allows any.",
+    )
+    max_body_bytes: int = Field(default=1 * MIB, gt=0, description="Limit for JSON bodies.")
+    max_ingest_body_bytes: int = Field(
+        default=512 * MIB, gt=0, description="Limit for point ingestion bodies."
+    )
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _use_asyncpg_driver(cls, value: str | None) -> str | None:
+        """Accept the usual ``postgresql://`` and ``postgres://`` forms as well."""
+        if value is None or value == "":
+            return None
+        for plain in ("postgresql://", "postgres://"):
+            if value.startswith(plain):
+                return "postgresql+asyncpg://" + value[len(plain) :]
+        if not value.startswith("postgresql+asyncpg://"):
+            raise ValueError("must be a PostgreSQL URL (postgresql://...)")
+        return value

@@ -1,0 +1,1 @@
+"""Database plumbing: ORM base, engine, per-request session, embedded server, migrations."""

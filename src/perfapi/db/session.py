@@ -1,0 +1,31 @@
+"""The per-request session: one transaction per request, committed here and only here."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+
+def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return sessionmaker
+
+
+async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Yield the request's session; commit after the handler succeeded.
+
+    Used with ``scope="function"`` so the commit runs before the response is sent:
+    a failed commit propagates and becomes a 5xx instead of a 2xx already on the wire.
+    """
+    async with get_sessionmaker(request)() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]

@@ -1,0 +1,1 @@
+"""Small shared plumbing: pagination, routing, OpenAPI polishing."""

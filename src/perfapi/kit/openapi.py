@@ -1,0 +1,106 @@
+"""The OpenAPI document: every error an operation can return, in problem+json.
+
+Statuses that follow from an operation's shape are added here so no route can
+forget them: a request body can be malformed (400), too large (413), of the
+wrong media type (415) or invalid (422); parameters can be invalid (422); an
+authenticated operation can answer 401, 403 and, when the database is down,
+503; a path with an id can answer 404; anything can answer 500. Statuses that
+follow from a route's meaning (409, ...) are declared on the route with
+:func:`problem_responses`.
+"""
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from perfapi.errors import PROBLEM_MEDIA_TYPE, FieldError, Problem, ValidationProblem
+
+_SCHEMA_REF = "#/components/schemas/"
+_HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+
+
+def _problem_content(schema_name: str) -> dict[str, Any]:
+    return {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _SCHEMA_REF + schema_name}}}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries for statuses a route declares explicitly."""
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _SCHEMA_REF + "Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+def _implied_statuses(path: str, operation: dict[str, Any]) -> set[int]:
+    statuses = {500}
+    if "requestBody" in operation:
+        statuses |= {400, 413, 415, 422}
+    if operation.get("parameters"):
+        statuses.add(422)
+    if operation.get("security"):
+        statuses |= {401, 403, 503}
+    if "{" in path:
+        statuses.add(404)
+    return statuses
+
+
+def _add_problem_schemas(schemas: dict[str, Any]) -> None:
+    for model in (FieldError, Problem, ValidationProblem):
+        model_schema = _model_schema(model)
+        schemas[model.__name__] = model_schema
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+
+
+def _model_schema(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template=_SCHEMA_REF + "{model}")
+    schema.pop("$defs", None)
+    return schema
+
+
+def _describe_errors(path: str, operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for status in sorted(_implied_statuses(path, operation)):
+        responses.setdefault(str(status), {"description": HTTPStatus(status).phrase})
+    for status_text, response in responses.items():
+        status = int(status_text) if status_text.isdigit() else 0
+        if status >= 400:
+            schema = "ValidationProblem" if status == 422 else "Problem"
+            response["content"] = _problem_content(schema)
+            if status == 422:
+                response["description"] = "Validation failed; `errors` lists every problem."
+    operation["responses"] = dict(sorted(responses.items()))
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+        servers=app.servers,
+    )
+    _add_problem_schemas(schema.setdefault("components", {}).setdefault("schemas", {}))
+    for path, path_item in schema.get("paths", {}).items():
+        for method, operation in path_item.items():
+            if method in _HTTP_METHODS:
+                _describe_errors(path, operation)
+    schema["components"]["schemas"] = dict(sorted(schema["components"]["schemas"].items()))
+    return schema
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,7 @@
+"""ORM tables, one module per aggregate. Importing this package registers them all."""
+
+from perfapi.db.base import Base
+from perfapi.models.api_key import ApiKey
+from perfapi.models.org import Org
+
+__all__ = ["ApiKey", "Base", "Org"]

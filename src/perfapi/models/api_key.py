@@ -1,0 +1,32 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, Text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from perfapi.db.base import Base, Timestamps
+
+
+class ApiKey(Timestamps, Base):
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        Index(None, "org_id", "created_at", "id"),
+        # The one index not led by org_id: a request names its key before perfapi
+        # knows its org. Unique random prefixes make it a point lookup; in a
+        # tenant-distributed setup it stays valid (a fan-out lookup, or api_keys
+        # as a reference table).
+        Index(None, "prefix", unique=True),
+    )
+
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(Text)
+    prefix: Mapped[str] = mapped_column(Text)
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

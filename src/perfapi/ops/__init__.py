@@ -1,0 +1,1 @@
+"""Operational plumbing: request ids, JSON logs, metrics, health endpoints, docs."""

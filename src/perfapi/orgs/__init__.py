@@ -1,0 +1,1 @@
+"""Organisations (tenants); created from the CLI, and once on first start."""

@@ -1,0 +1,86 @@
+"""Test helpers: databases, orgs with keys, and assertions on problem documents."""
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from perfapi.auth.service import issue_key
+from perfapi.auth.tokens import Scope
+from perfapi.orgs.service import create_org
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+@asynccontextmanager
+async def fresh_database(server_url: str, label: str) -> AsyncIterator[str]:
+    """Create an empty database on the test server; drop it afterwards."""
+    name = f"perfapi_test_{label}_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """An org and one key with every scope."""
+
+    id: uuid.UUID
+    name: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.token)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def make_tenant(sessionmaker: async_sessionmaker[AsyncSession], name: str) -> Tenant:
+    async with sessionmaker() as session, session.begin():
+        org = await create_org(session, name)
+        _, token = await issue_key(session, org.id, "test admin", list(Scope))
+    return Tenant(id=org.id, name=name, token=token)
+
+
+async def make_token(
+    sessionmaker: async_sessionmaker[AsyncSession], tenant: Tenant, *scopes: Scope
+) -> str:
+    async with sessionmaker() as session, session.begin():
+        _, token = await issue_key(session, tenant.id, "test key", scopes)
+    return token
+
+
+def assert_problem(
+    response: httpx.Response, status: int, slug: str | None = None
+) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with this status; return its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE), response.headers
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith("urn:perfapi:problem:")
+    if slug is not None:
+        assert body["type"] == f"urn:perfapi:problem:{slug}"
+    assert isinstance(body["title"], str)
+    assert body["title"]
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert "Traceback" not in response.text
+    return body
+
+
+def error_locs(body: dict[str, Any]) -> list[list[str | int]]:
+    return [error["loc"] for error in body["errors"]]
