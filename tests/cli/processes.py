@@ -76,8 +76,17 @@ class Server:
         return any(READY_MARK in line for line in self.stderr)
 
     async def stop(self) -> int:
+        """SIGTERM a running server and collect its output and exit code."""
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
+        return await self.exited()
+
+    async def exited(self) -> int:
+        """Wait for the process to end by itself.
+
+        Never signal a process that may already have exited: Popen.send_signal polls,
+        which reaps the child behind asyncio's back and loses its exit code.
+        """
         remaining_out, remaining_err = await asyncio.wait_for(self.process.communicate(), 60)
         self.stdout.append(remaining_out.decode())
         self.stderr.append(remaining_err.decode())
