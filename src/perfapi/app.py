@@ -12,7 +12,12 @@ from perfapi.auth.endpoints import router as api_keys_router
 from perfapi.config import Settings
 from perfapi.db.engine import create_engine, create_sessionmaker
 from perfapi.errors import install_error_handlers
+from perfapi.key_results.check_in_endpoints import router as check_ins_router
+from perfapi.key_results.endpoints import router as key_results_router
 from perfapi.kit.openapi import install_openapi
+from perfapi.kpis.endpoints import router as kpis_router
+from perfapi.objectives.endpoints import router as objectives_router
+from perfapi.objectives.link_endpoints import router as objective_kpis_router
 from perfapi.ops.endpoints import DOCS_ASSETS_DIR, DOCS_ASSETS_PATH
 from perfapi.ops.endpoints import router as ops_router
 from perfapi.ops.metrics import HttpMetrics
@@ -73,8 +78,16 @@ def create_app(settings: Settings) -> FastAPI:
     # Added last, so outermost: every response, errors included, gets a request id.
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
 
-    app.include_router(ops_router)
-    app.include_router(api_keys_router)
+    for router in (
+        ops_router,
+        objectives_router,
+        objective_kpis_router,
+        key_results_router,
+        check_ins_router,
+        kpis_router,
+        api_keys_router,
+    ):
+        app.include_router(router)
     app.mount(DOCS_ASSETS_PATH, StaticFiles(directory=DOCS_ASSETS_DIR), name="docs-assets")
     install_openapi(app)
     return app

@@ -124,7 +124,7 @@ class ValidationFailedError(ProblemError):
         self,
         errors: Sequence[FieldError],
         *,
-        detail: str = "The request is invalid.",
+        detail: str = "The request is invalid; see errors.",
         total: int | None = None,
     ) -> None:
         extra: dict[str, Any] = {"errors": [error.model_dump() for error in errors]}

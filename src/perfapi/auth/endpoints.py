@@ -7,7 +7,6 @@ from perfapi.auth.dependencies import AdminAccess
 from perfapi.auth.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated
 from perfapi.db.session import DbSession
 from perfapi.kit.pagination import Page, Pagination, page_response
-from perfapi.kit.parsing import parse_timestamp
 from perfapi.kit.routing import JsonBodyRoute
 
 router = APIRouter(prefix="/v1/api-keys", tags=["API keys"], route_class=JsonBodyRoute)
@@ -24,7 +23,7 @@ async def list_api_keys(
     keys, next_key = await repository.list_page(
         session,
         principal.org_id,
-        after=pagination.after(parse_timestamp, UUID),
+        after=pagination.after_created(),
         limit=pagination.limit,
     )
     items = [ApiKey.model_validate(key) for key in keys]

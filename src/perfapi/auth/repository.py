@@ -6,7 +6,7 @@ from uuid import UUID
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from perfapi.kit.repository import keyset_page
+from perfapi.kit.repository import created_sort_key, keyset_page
 from perfapi.models import ApiKey
 
 # Writing last_used_at on every request would turn every read into a write.
@@ -47,7 +47,7 @@ async def list_page(
         session,
         select(ApiKey).where(ApiKey.org_id == org_id),
         order_by=[ApiKey.created_at, ApiKey.id],
-        sort_key=lambda key: [key.created_at.isoformat(), str(key.id)],
+        sort_key=created_sort_key,
         after=after,
         limit=limit,
         descending=True,

@@ -11,11 +11,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
+from uuid import UUID
 
 from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from perfapi.errors import ValidationFailedError
+from perfapi.kit.parsing import parse_timestamp
 
 ItemT = TypeVar("ItemT")
 
@@ -51,6 +53,10 @@ class PageParams:
             return [parse(part) for parse, part in zip(parsers, raw, strict=True)]
         except (TypeError, ValueError):
             raise _invalid_cursor() from None
+
+    def after_created(self) -> list[Any] | None:
+        """The sort key of lists ordered by creation (see ``created_sort_key``)."""
+        return self.after(parse_timestamp, UUID)
 
 
 def _page_params(

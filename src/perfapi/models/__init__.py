@@ -2,6 +2,18 @@
 
 from perfapi.db.base import Base
 from perfapi.models.api_key import ApiKey
+from perfapi.models.kpi import Kpi, KpiTarget
+from perfapi.models.objective import CheckIn, KeyResult, Objective, ObjectiveKpi
 from perfapi.models.org import Org
 
-__all__ = ["ApiKey", "Base", "Org"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "CheckIn",
+    "KeyResult",
+    "Kpi",
+    "KpiTarget",
+    "Objective",
+    "ObjectiveKpi",
+    "Org",
+]

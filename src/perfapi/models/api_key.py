@@ -1,14 +1,13 @@
-import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, Text
+from sqlalchemy import Index, LargeBinary, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from perfapi.db.base import Base, Timestamps
+from perfapi.db.base import Base, OrgOwnedWithId, Timestamps
 
 
-class ApiKey(Timestamps, Base):
+class ApiKey(OrgOwnedWithId, Timestamps, Base):
     __tablename__ = "api_keys"
     __table_args__ = (
         Index(None, "org_id", "created_at", "id"),
@@ -19,10 +18,6 @@ class ApiKey(Timestamps, Base):
         Index(None, "prefix", unique=True),
     )
 
-    org_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True
-    )
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(Text)
     prefix: Mapped[str] = mapped_column(Text)
     secret_hash: Mapped[bytes] = mapped_column(LargeBinary)

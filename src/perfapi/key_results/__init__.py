@@ -1,0 +1,1 @@
+"""Key results of objectives, and check-ins recording their values over time."""

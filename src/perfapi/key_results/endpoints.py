@@ -1,0 +1,101 @@
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response, status
+
+from perfapi.auth.dependencies import ReadAccess, WriteAccess
+from perfapi.db.session import DbSession
+from perfapi.key_results import repository, service
+from perfapi.key_results.schemas import KeyResult, KeyResultCreate, KeyResultUpdate
+from perfapi.kit.exports import ExportFormat, ExportFormatParam, export_response, export_responses
+from perfapi.kit.pagination import Page, Pagination, page_response
+from perfapi.kit.routing import JsonBodyRoute
+from perfapi.objectives import service as objectives
+
+router = APIRouter(tags=["Key results"], route_class=JsonBodyRoute)
+
+
+@router.get(
+    "/v1/objectives/{objective_id}/key-results",
+    operation_id="listKeyResults",
+    summary="List an objective's key results in creation order",
+    response_model=Page[KeyResult],
+    responses=export_responses(),
+)
+async def list_key_results(
+    objective_id: UUID,
+    principal: ReadAccess,
+    session: DbSession,
+    pagination: Pagination,
+    export_format: ExportFormatParam,
+    request: Request,
+    response: Response,
+) -> Page[KeyResult] | Response:
+    org_id = principal.org_id
+    await objectives.get(session, org_id, objective_id)
+    if export_format is not ExportFormat.JSON:
+        return export_response(
+            request,
+            export_format,
+            fetch_page=lambda s, after, limit: repository.list_page(
+                s, org_id, objective_id, after=after, limit=limit
+            ),
+            to_item=KeyResult.model_validate,
+            item_model=KeyResult,
+            filename="key-results",
+        )
+    key_results, next_key = await repository.list_page(
+        session, org_id, objective_id, after=pagination.after_created(), limit=pagination.limit
+    )
+    items = [KeyResult.model_validate(key_result) for key_result in key_results]
+    return page_response(request, response, items, next_key)
+
+
+@router.post(
+    "/v1/objectives/{objective_id}/key-results",
+    operation_id="createKeyResult",
+    summary="Add a key result to an objective",
+    status_code=status.HTTP_201_CREATED,
+)
+async def create_key_result(
+    objective_id: UUID,
+    body: KeyResultCreate,
+    principal: WriteAccess,
+    session: DbSession,
+    response: Response,
+) -> KeyResult:
+    key_result = await service.create(session, principal.org_id, objective_id, body)
+    response.headers["Location"] = f"/v1/key-results/{key_result.id}"
+    return KeyResult.model_validate(key_result)
+
+
+@router.get(
+    "/v1/key-results/{key_result_id}", operation_id="getKeyResult", summary="Get a key result"
+)
+async def get_key_result(
+    key_result_id: UUID, principal: ReadAccess, session: DbSession
+) -> KeyResult:
+    return KeyResult.model_validate(await service.get(session, principal.org_id, key_result_id))
+
+
+@router.patch(
+    "/v1/key-results/{key_result_id}",
+    operation_id="updateKeyResult",
+    summary="Change a key result (JSON merge patch)",
+)
+async def update_key_result(
+    key_result_id: UUID, body: KeyResultUpdate, principal: WriteAccess, session: DbSession
+) -> KeyResult:
+    key_result = await service.update(session, principal.org_id, key_result_id, body)
+    return KeyResult.model_validate(key_result)
+
+
+@router.delete(
+    "/v1/key-results/{key_result_id}",
+    operation_id="deleteKeyResult",
+    summary="Delete a key result with its check-ins",
+    status_code=status.HTTP_204_NO_CONTENT,
+)
+async def delete_key_result(
+    key_result_id: UUID, principal: WriteAccess, session: DbSession
+) -> None:
+    await service.delete(session, principal.org_id, key_result_id)

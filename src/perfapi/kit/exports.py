@@ -1,0 +1,158 @@
+"""CSV and NDJSON exports of list endpoints: every page, streamed, one snapshot.
+
+``?format=csv|ndjson`` or ``Accept: text/csv`` / ``Accept: application/x-ndjson``
+turns a list endpoint into a download of every matching row (pagination
+parameters are ignored). Rows are read in keyset batches inside one read-only
+REPEATABLE READ transaction, so a long export sees one consistent state and
+memory stays flat however many rows there are.
+"""
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from perfapi.db.session import get_sessionmaker
+
+RowT = TypeVar("RowT")
+
+EXPORT_BATCH_SIZE = 1000
+CSV_MEDIA_TYPE = "text/csv"
+NDJSON_MEDIA_TYPE = "application/x-ndjson"
+CSV_LIST_SEPARATOR = ";"
+
+PageFetcher = Callable[
+    [AsyncSession, list[Any] | None, int], Awaitable[tuple[Sequence[RowT], list[Any] | None]]
+]
+
+
+class ExportFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+    NDJSON = "ndjson"
+
+
+def _negotiate(
+    request: Request,
+    format: Annotated[
+        ExportFormat | None,
+        Query(
+            description="`csv` or `ndjson` streams every matching row (no pagination); "
+            "`json` (default) is the paginated list. `Accept: text/csv` or "
+            "`Accept: application/x-ndjson` work as well."
+        ),
+    ] = None,
+) -> ExportFormat:
+    if format is not None:
+        return format
+    accept = request.headers.get("accept", "")
+    if CSV_MEDIA_TYPE in accept:
+        return ExportFormat.CSV
+    if NDJSON_MEDIA_TYPE in accept:
+        return ExportFormat.NDJSON
+    return ExportFormat.JSON
+
+
+ExportFormatParam = Annotated[ExportFormat, Depends(_negotiate)]
+
+
+def export_responses(description: str = "The list.") -> dict[int | str, dict[str, Any]]:
+    """The 200 of a list endpoint: JSON, or one of the streamed exports."""
+    text = {"schema": {"type": "string"}}
+    return {
+        200: {
+            "description": description + " With `format=csv|ndjson`, every row, streamed.",
+            "content": {CSV_MEDIA_TYPE: text, NDJSON_MEDIA_TYPE: text},
+        }
+    }
+
+
+def flat_row(item: BaseModel) -> dict[str, Any]:
+    """A JSON-mode dump with lists joined and nested objects spread into dotted columns."""
+    row: dict[str, Any] = {}
+    for name, value in item.model_dump(mode="json").items():
+        if isinstance(value, list):
+            row[name] = CSV_LIST_SEPARATOR.join(str(part) for part in value)
+        elif isinstance(value, dict):
+            for key, inner in value.items():
+                row[f"{name}.{key}"] = inner
+        else:
+            row[name] = value
+    return row
+
+
+async def _items(
+    request: Request, fetch_page: PageFetcher[RowT], to_item: Callable[[RowT], BaseModel]
+) -> AsyncIterator[BaseModel]:
+    async with get_sessionmaker(request)() as session:
+        await session.connection(
+            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        )
+        after: list[Any] | None = None
+        while True:
+            rows, after = await fetch_page(session, after, EXPORT_BATCH_SIZE)
+            for row in rows:
+                yield to_item(row)
+            if after is None:
+                return
+
+
+async def _csv_chunks(items: AsyncIterator[BaseModel], columns: list[str]) -> AsyncIterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    async for item in items:
+        writer.writerow(flat_row(item))
+        count += 1
+        if count % 500 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+async def _ndjson_chunks(items: AsyncIterator[BaseModel]) -> AsyncIterator[str]:
+    lines: list[str] = []
+    async for item in items:
+        lines.append(json.dumps(item.model_dump(mode="json"), separators=(",", ":")))
+        if len(lines) == 500:
+            yield "\n".join(lines) + "\n"
+            lines.clear()
+    if lines:
+        yield "\n".join(lines) + "\n"
+
+
+def export_response(
+    request: Request,
+    export_format: ExportFormat,
+    *,
+    fetch_page: PageFetcher[RowT],
+    to_item: Callable[[RowT], BaseModel],
+    item_model: type[BaseModel],
+    filename: str,
+) -> StreamingResponse:
+    items = _items(request, fetch_page, to_item)
+    if export_format is ExportFormat.CSV:
+        columns = csv_columns(item_model)
+        return StreamingResponse(
+            _csv_chunks(items, columns),
+            media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+        )
+    return StreamingResponse(
+        _ndjson_chunks(items),
+        media_type=NDJSON_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}.ndjson"'},
+    )
+
+
+def csv_columns(item_model: type[BaseModel]) -> list[str]:
+    return list(item_model.model_fields)

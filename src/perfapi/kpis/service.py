@@ -1,0 +1,83 @@
+"""KPI and target rules that sit between the endpoints and the repository."""
+
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from perfapi.errors import ConflictError, FieldError, NotFoundError, ValidationFailedError
+from perfapi.kpis import repository
+from perfapi.kpis.schemas import KpiCreate, KpiTargetCreate, KpiUpdate
+from perfapi.models import Kpi, KpiTarget
+
+KPI_NOT_FOUND = "No KPI with this id."
+
+
+async def get(session: AsyncSession, org_id: UUID, kpi_id: UUID) -> Kpi:
+    kpi = await repository.get(session, org_id, kpi_id)
+    if kpi is None:
+        raise NotFoundError(KPI_NOT_FOUND)
+    return kpi
+
+
+async def create(session: AsyncSession, org_id: UUID, body: KpiCreate) -> Kpi:
+    return await repository.save(session, Kpi(org_id=org_id, **body.model_dump()))
+
+
+async def update(session: AsyncSession, org_id: UUID, kpi_id: UUID, body: KpiUpdate) -> Kpi:
+    kpi = await get(session, org_id, kpi_id)
+    for name, value in body.model_dump(exclude_unset=True).items():
+        setattr(kpi, name, value)
+    return await repository.save(session, kpi)
+
+
+async def delete(session: AsyncSession, org_id: UUID, kpi_id: UUID) -> None:
+    """Delete a KPI with its targets and objective links; refuse while key results use it."""
+    kpi = await get(session, org_id, kpi_id)
+    users = await repository.count_key_results_using(session, org_id, kpi_id)
+    if users:
+        raise ConflictError(
+            f"{users} key result(s) read from this KPI; delete them or clear their kpi_id first."
+        )
+    await repository.remove(session, kpi)
+
+
+async def add_target(
+    session: AsyncSession, org_id: UUID, kpi_id: UUID, body: KpiTargetCreate
+) -> KpiTarget:
+    if body.period_end < body.period_start:
+        raise ValidationFailedError(
+            [
+                FieldError(
+                    loc=["body", "period_end"],
+                    message="period_end must not be before period_start.",
+                    type="period_order",
+                )
+            ]
+        )
+    # Locking the KPI serialises target writes per KPI, so two concurrent requests
+    # cannot both find the period free.
+    if await repository.lock(session, org_id, kpi_id) is None:
+        raise NotFoundError(KPI_NOT_FOUND)
+    clash = await repository.overlapping_target(
+        session, org_id, kpi_id, body.period_start, body.period_end
+    )
+    if clash is not None:
+        raise ConflictError(
+            f"The period overlaps target {clash.id} "
+            f"({clash.period_start.isoformat()} to {clash.period_end.isoformat()})."
+        )
+    return await repository.add_target(
+        session, KpiTarget(org_id=org_id, kpi_id=kpi_id, **body.model_dump())
+    )
+
+
+async def get_target(session: AsyncSession, org_id: UUID, target_id: UUID) -> KpiTarget:
+    target = await repository.get_target(session, org_id, target_id)
+    if target is None:
+        raise NotFoundError("No KPI target with this id.")
+    return target
+
+
+async def delete_target(session: AsyncSession, org_id: UUID, target_id: UUID) -> None:
+    if not await repository.remove_target(session, org_id, target_id):
+        raise NotFoundError("No KPI target with this id.")

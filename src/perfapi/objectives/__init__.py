@@ -1,0 +1,1 @@
+"""Objectives: the strategy tree, and its direct links to KPIs."""

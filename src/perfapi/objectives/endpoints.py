@@ -1,0 +1,143 @@
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from perfapi.auth.dependencies import ReadAccess, WriteAccess
+from perfapi.db.session import DbSession
+from perfapi.errors import ValidationFailedError
+from perfapi.kit.exports import ExportFormat, ExportFormatParam, export_response, export_responses
+from perfapi.kit.openapi import problem_responses
+from perfapi.kit.pagination import Page, Pagination, page_response
+from perfapi.kit.routing import JsonBodyRoute
+from perfapi.objectives import repository, service
+from perfapi.objectives.repository import ObjectiveFilters
+from perfapi.objectives.schemas import (
+    Objective,
+    ObjectiveCreate,
+    ObjectiveStatus,
+    ObjectiveUpdate,
+)
+
+router = APIRouter(tags=["Objectives"], route_class=JsonBodyRoute)
+
+
+def _objective_id(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise ValidationFailedError.single(
+            ["query", "parent_id"], "parent_id must be an objective id or null.", "uuid_parsing"
+        ) from None
+
+
+def _filters(
+    parent_id: Annotated[
+        str | None,
+        Query(description="Children of this objective (an id); `null` for root objectives."),
+    ] = None,
+    status: Annotated[
+        list[ObjectiveStatus] | None, Query(description="Repeat for several statuses.")
+    ] = None,
+    team: str | None = None,
+    owner: str | None = None,
+    due_from: Annotated[date | None, Query(description="Due on or after this date.")] = None,
+    due_to: Annotated[date | None, Query(description="Due on or before this date.")] = None,
+) -> ObjectiveFilters:
+    parent = None if parent_id in (None, "null") else _objective_id(parent_id)
+    if due_from is not None and due_to is not None and due_from > due_to:
+        raise ValidationFailedError.single(
+            ["query", "due_to"], "due_to must not be before due_from.", "date_order"
+        )
+    return ObjectiveFilters(
+        parent_id=parent,
+        roots_only=parent_id == "null",
+        statuses=[s.value for s in status or ()],
+        team=team,
+        owner=owner,
+        due_from=due_from,
+        due_to=due_to,
+    )
+
+
+@router.get(
+    "/v1/objectives",
+    operation_id="listObjectives",
+    summary="List objectives in creation order",
+    response_model=Page[Objective],
+    responses=export_responses(),
+)
+async def list_objectives(
+    principal: ReadAccess,
+    session: DbSession,
+    pagination: Pagination,
+    filters: Annotated[ObjectiveFilters, Depends(_filters)],
+    export_format: ExportFormatParam,
+    request: Request,
+    response: Response,
+) -> Page[Objective] | Response:
+    org_id = principal.org_id
+    if export_format is not ExportFormat.JSON:
+        return export_response(
+            request,
+            export_format,
+            fetch_page=lambda s, after, limit: repository.list_page(
+                s, org_id, filters, after=after, limit=limit
+            ),
+            to_item=Objective.model_validate,
+            item_model=Objective,
+            filename="objectives",
+        )
+    objectives, next_key = await repository.list_page(
+        session, org_id, filters, after=pagination.after_created(), limit=pagination.limit
+    )
+    items = [Objective.model_validate(objective) for objective in objectives]
+    return page_response(request, response, items, next_key)
+
+
+@router.post(
+    "/v1/objectives",
+    operation_id="createObjective",
+    summary="Create an objective",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(409),
+)
+async def create_objective(
+    body: ObjectiveCreate, principal: WriteAccess, session: DbSession, response: Response
+) -> Objective:
+    objective = await service.create(session, principal.org_id, body)
+    response.headers["Location"] = f"/v1/objectives/{objective.id}"
+    return Objective.model_validate(objective)
+
+
+@router.get(
+    "/v1/objectives/{objective_id}", operation_id="getObjective", summary="Get an objective"
+)
+async def get_objective(objective_id: UUID, principal: ReadAccess, session: DbSession) -> Objective:
+    return Objective.model_validate(await service.get(session, principal.org_id, objective_id))
+
+
+@router.patch(
+    "/v1/objectives/{objective_id}",
+    operation_id="updateObjective",
+    summary="Change an objective (JSON merge patch)",
+    responses=problem_responses(409),
+)
+async def update_objective(
+    objective_id: UUID, body: ObjectiveUpdate, principal: WriteAccess, session: DbSession
+) -> Objective:
+    objective = await service.update(session, principal.org_id, objective_id, body)
+    return Objective.model_validate(objective)
+
+
+@router.delete(
+    "/v1/objectives/{objective_id}",
+    operation_id="deleteObjective",
+    summary="Delete an objective with its key results, check-ins and KPI links",
+    description="An objective that has children is not deleted: 409.",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(409),
+)
+async def delete_objective(objective_id: UUID, principal: WriteAccess, session: DbSession) -> None:
+    await service.delete(session, principal.org_id, objective_id)

@@ -1,0 +1,205 @@
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Boolean, Row, delete, exists, func, literal_column, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from perfapi.kit.conflicts import flush_or_conflict
+from perfapi.kit.repository import AnySelect, created_sort_key, keyset_page, keyset_rows
+from perfapi.models import Kpi, Objective, ObjectiveKpi
+
+KEY_TAKEN_CONSTRAINT = "objectives_org_id_key_key"
+HAS_CHILDREN_CONSTRAINT = "objectives_org_id_parent_id_fkey"
+
+# Namespace of the per-org advisory lock taken while the tree's shape changes.
+_TREE_LOCK_NAMESPACE = 0x7065_7266  # "perf"
+
+
+@dataclass(frozen=True)
+class ObjectiveFilters:
+    parent_id: UUID | None = None
+    roots_only: bool = False
+    statuses: Sequence[str] = ()
+    team: str | None = None
+    owner: str | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+
+
+async def get(session: AsyncSession, org_id: UUID, objective_id: UUID) -> Objective | None:
+    objective: Objective | None = await session.scalar(
+        select(Objective).where(Objective.org_id == org_id, Objective.id == objective_id)
+    )
+    return objective
+
+
+async def exists_in_org(session: AsyncSession, org_id: UUID, objective_id: UUID) -> bool:
+    found = await session.scalar(
+        select(exists().where(Objective.org_id == org_id, Objective.id == objective_id))
+    )
+    return bool(found)
+
+
+async def lock_tree(session: AsyncSession, org_id: UUID) -> None:
+    """Serialise changes of parents within one org until the transaction ends.
+
+    Two concurrent moves (A under B, B under A) would each pass the cycle check
+    alone; under this lock the second sees the first.
+    """
+    await session.execute(
+        select(func.pg_advisory_xact_lock(_TREE_LOCK_NAMESPACE, func.hashtext(str(org_id))))
+    )
+
+
+async def is_ancestor_or_self(
+    session: AsyncSession, org_id: UUID, candidate: UUID, of: UUID
+) -> bool:
+    """Whether ``candidate`` is ``of`` or one of its ancestors, at any depth."""
+    chain = (
+        select(Objective.id, Objective.parent_id)
+        .where(Objective.org_id == org_id, Objective.id == of)
+        .cte("chain", recursive=True)
+    )
+    chain = chain.union_all(
+        select(Objective.id, Objective.parent_id).where(
+            Objective.org_id == org_id, Objective.id == chain.c.parent_id
+        )
+    )
+    found = await session.scalar(select(exists().where(chain.c.id == candidate)))
+    return bool(found)
+
+
+async def has_children(session: AsyncSession, org_id: UUID, objective_id: UUID) -> bool:
+    found = await session.scalar(
+        select(exists().where(Objective.org_id == org_id, Objective.parent_id == objective_id))
+    )
+    return bool(found)
+
+
+async def save(session: AsyncSession, objective: Objective) -> Objective:
+    session.add(objective)
+    await flush_or_conflict(
+        session,
+        {KEY_TAKEN_CONSTRAINT: f"An objective with key {objective.key!r} already exists."},
+    )
+    await session.refresh(objective)
+    return objective
+
+
+async def remove(session: AsyncSession, objective: Objective) -> None:
+    await session.delete(objective)
+    await flush_or_conflict(
+        session, {HAS_CHILDREN_CONSTRAINT: "The objective has children; delete or move them first."}
+    )
+
+
+async def list_page(
+    session: AsyncSession,
+    org_id: UUID,
+    filters: ObjectiveFilters,
+    *,
+    after: Sequence[Any] | None,
+    limit: int,
+) -> tuple[list[Objective], list[Any] | None]:
+    statement = select(Objective).where(Objective.org_id == org_id)
+    if filters.roots_only:
+        statement = statement.where(Objective.parent_id.is_(None))
+    elif filters.parent_id is not None:
+        statement = statement.where(Objective.parent_id == filters.parent_id)
+    if filters.statuses:
+        statement = statement.where(Objective.status.in_(filters.statuses))
+    if filters.team is not None:
+        statement = statement.where(Objective.team == filters.team)
+    if filters.owner is not None:
+        statement = statement.where(Objective.owner == filters.owner)
+    if filters.due_from is not None:
+        statement = statement.where(Objective.due_date >= filters.due_from)
+    if filters.due_to is not None:
+        statement = statement.where(Objective.due_date <= filters.due_to)
+    return await keyset_page(
+        session,
+        statement,
+        order_by=[Objective.created_at, Objective.id],
+        sort_key=created_sort_key,
+        after=after,
+        limit=limit,
+    )
+
+
+_LINK_COLUMNS = (
+    ObjectiveKpi.objective_id,
+    ObjectiveKpi.kpi_id,
+    Kpi.key.label("kpi_key"),
+    Kpi.name.label("kpi_name"),
+    ObjectiveKpi.weight,
+    ObjectiveKpi.created_at,
+    ObjectiveKpi.updated_at,
+)
+
+
+def _links(org_id: UUID) -> AnySelect:
+    return (
+        select(*_LINK_COLUMNS)
+        .join(Kpi, (Kpi.org_id == ObjectiveKpi.org_id) & (Kpi.id == ObjectiveKpi.kpi_id))
+        .where(ObjectiveKpi.org_id == org_id)
+    )
+
+
+async def upsert_link(
+    session: AsyncSession, org_id: UUID, objective_id: UUID, kpi_id: UUID, weight: float
+) -> tuple[Row[Any], bool]:
+    """Create or re-weight the link; return it and whether it was created."""
+    statement = (
+        insert(ObjectiveKpi)
+        .values(org_id=org_id, objective_id=objective_id, kpi_id=kpi_id, weight=weight)
+        .on_conflict_do_update(
+            index_elements=["org_id", "objective_id", "kpi_id"],
+            set_={"weight": weight, "updated_at": func.now()},
+        )
+        # xmax is 0 only on a row version this statement inserted.
+        .returning(literal_column("xmax = 0", Boolean))
+    )
+    created = bool(await session.scalar(statement))
+    link = await session.execute(
+        _links(org_id).where(
+            ObjectiveKpi.objective_id == objective_id, ObjectiveKpi.kpi_id == kpi_id
+        )
+    )
+    return link.one(), created
+
+
+async def list_links_page(
+    session: AsyncSession,
+    org_id: UUID,
+    objective_id: UUID,
+    *,
+    after: Sequence[Any] | None,
+    limit: int,
+) -> tuple[list[Row[Any]], list[Any] | None]:
+    return await keyset_rows(
+        session,
+        _links(org_id).where(ObjectiveKpi.objective_id == objective_id),
+        order_by=[ObjectiveKpi.created_at, ObjectiveKpi.kpi_id],
+        sort_key=lambda link: [link.created_at.isoformat(), str(link.kpi_id)],
+        after=after,
+        limit=limit,
+    )
+
+
+async def remove_link(
+    session: AsyncSession, org_id: UUID, objective_id: UUID, kpi_id: UUID
+) -> bool:
+    result = await session.execute(
+        delete(ObjectiveKpi)
+        .where(
+            ObjectiveKpi.org_id == org_id,
+            ObjectiveKpi.objective_id == objective_id,
+            ObjectiveKpi.kpi_id == kpi_id,
+        )
+        .returning(ObjectiveKpi.kpi_id)
+    )
+    return result.first() is not None

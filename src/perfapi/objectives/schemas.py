@@ -1,0 +1,92 @@
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import Field, StringConstraints
+
+from perfapi.kit.schemas import RequestModel, ResponseModel, not_null
+
+
+class ObjectiveStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ObjectiveKey = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="Optional short handle, unique in the org, e.g. `2026-growth`.",
+    ),
+]
+Description = Annotated[str, Field(max_length=10_000)]
+Weight = Annotated[float, Field(gt=0, le=1_000_000, description="Relative weight among siblings.")]
+
+
+class ObjectiveCreate(RequestModel):
+    key: ObjectiveKey | None = None
+    title: Title
+    description: Description | None = None
+    parent_id: UUID | None = None
+    owner: Label | None = None
+    team: Label | None = None
+    start_date: date
+    due_date: date = Field(description="Last day of the objective's period (inclusive).")
+    weight: Weight = 1.0
+    status: ObjectiveStatus = ObjectiveStatus.ACTIVE
+
+
+class ObjectiveUpdate(RequestModel):
+    """JSON merge patch: fields left out keep their value; null clears optional ones.
+
+    The result is validated as a whole: moving ``start_date`` past the stored
+    ``due_date`` is as invalid as sending both wrong.
+    """
+
+    key: ObjectiveKey | None = None
+    title: Title | None = None
+    description: Description | None = None
+    parent_id: UUID | None = None
+    owner: Label | None = None
+    team: Label | None = None
+    start_date: date | None = None
+    due_date: date | None = None
+    weight: Weight | None = None
+    status: ObjectiveStatus | None = None
+
+    _required = not_null("title", "start_date", "due_date", "weight", "status")
+
+
+class Objective(ResponseModel):
+    id: UUID
+    key: str | None
+    title: str
+    description: str | None
+    parent_id: UUID | None
+    owner: str | None
+    team: str | None
+    start_date: date
+    due_date: date
+    weight: float
+    status: ObjectiveStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+class ObjectiveKpiPut(RequestModel):
+    weight: Weight = 1.0
+
+
+class ObjectiveKpi(ResponseModel):
+    objective_id: UUID
+    kpi_id: UUID
+    kpi_key: str
+    kpi_name: str
+    weight: float
+    created_at: datetime
+    updated_at: datetime

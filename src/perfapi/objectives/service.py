@@ -1,0 +1,128 @@
+"""Objective rules: dates in order, parents in the same org, no cycles, no orphans."""
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from perfapi.errors import ConflictError, FieldError, NotFoundError, ValidationFailedError
+from perfapi.kpis import repository as kpis
+from perfapi.models import Objective
+from perfapi.objectives import repository
+from perfapi.objectives.schemas import ObjectiveCreate, ObjectiveUpdate
+
+OBJECTIVE_NOT_FOUND = "No objective with this id."
+
+
+async def get(session: AsyncSession, org_id: UUID, objective_id: UUID) -> Objective:
+    objective = await repository.get(session, org_id, objective_id)
+    if objective is None:
+        raise NotFoundError(OBJECTIVE_NOT_FOUND)
+    return objective
+
+
+async def _problems(
+    session: AsyncSession,
+    org_id: UUID,
+    *,
+    objective_id: UUID | None,
+    parent_id: UUID | None,
+    start_date: date,
+    due_date: date,
+) -> list[FieldError]:
+    problems = []
+    if due_date < start_date:
+        problems.append(
+            FieldError(
+                loc=["body", "due_date"],
+                message="due_date must not be before start_date.",
+                type="date_order",
+            )
+        )
+    if parent_id is not None:
+        if not await repository.exists_in_org(session, org_id, parent_id):
+            problems.append(
+                FieldError(
+                    loc=["body", "parent_id"],
+                    message="No objective with this id.",
+                    type="not_found",
+                )
+            )
+        elif objective_id is not None and await repository.is_ancestor_or_self(
+            session, org_id, objective_id, of=parent_id
+        ):
+            problems.append(
+                FieldError(
+                    loc=["body", "parent_id"],
+                    message="This parent would make a cycle: it is the objective itself "
+                    "or one of its descendants.",
+                    type="cycle",
+                )
+            )
+    return problems
+
+
+async def create(session: AsyncSession, org_id: UUID, body: ObjectiveCreate) -> Objective:
+    problems = await _problems(
+        session,
+        org_id,
+        objective_id=None,
+        parent_id=body.parent_id,
+        start_date=body.start_date,
+        due_date=body.due_date,
+    )
+    if problems:
+        raise ValidationFailedError(problems)
+    return await repository.save(session, Objective(org_id=org_id, **body.model_dump()))
+
+
+async def update(
+    session: AsyncSession, org_id: UUID, objective_id: UUID, body: ObjectiveUpdate
+) -> Objective:
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    moving = "parent_id" in changes
+    if moving:
+        await repository.lock_tree(session, org_id)
+    objective = await get(session, org_id, objective_id)
+    problems = await _problems(
+        session,
+        org_id,
+        objective_id=objective_id if moving else None,
+        parent_id=changes["parent_id"] if moving else None,
+        start_date=changes.get("start_date", objective.start_date),
+        due_date=changes.get("due_date", objective.due_date),
+    )
+    if problems:
+        raise ValidationFailedError(problems)
+    for name, value in changes.items():
+        setattr(objective, name, value)
+    return await repository.save(session, objective)
+
+
+async def delete(session: AsyncSession, org_id: UUID, objective_id: UUID) -> None:
+    """Delete an objective with its key results, check-ins and KPI links.
+
+    An objective with children is refused (409): deleting a subtree by accident
+    is too easy to do and too hard to undo.
+    """
+    objective = await get(session, org_id, objective_id)
+    if await repository.has_children(session, org_id, objective_id):
+        raise ConflictError("The objective has children; delete or move them first.")
+    await repository.remove(session, objective)
+
+
+async def link_kpi(
+    session: AsyncSession, org_id: UUID, objective_id: UUID, kpi_id: UUID, weight: float
+) -> tuple[Row[Any], bool]:
+    await get(session, org_id, objective_id)
+    if await kpis.get(session, org_id, kpi_id) is None:
+        raise NotFoundError("No KPI with this id.")
+    return await repository.upsert_link(session, org_id, objective_id, kpi_id, weight)
+
+
+async def unlink_kpi(session: AsyncSession, org_id: UUID, objective_id: UUID, kpi_id: UUID) -> None:
+    await get(session, org_id, objective_id)
+    if not await repository.remove_link(session, org_id, objective_id, kpi_id):
+        raise NotFoundError("This objective is not linked to this KPI.")
