@@ -22,6 +22,7 @@ from perfapi.ops.endpoints import DOCS_ASSETS_DIR, DOCS_ASSETS_PATH
 from perfapi.ops.endpoints import router as ops_router
 from perfapi.ops.metrics import HttpMetrics
 from perfapi.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from perfapi.points.endpoints import router as points_router
 
 DESCRIPTION = """\
 Strategy and performance management, API first: objectives with key results,
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
         key_results_router,
         check_ins_router,
         kpis_router,
+        points_router,
         api_keys_router,
     ):
         app.include_router(router)

@@ -28,6 +28,8 @@ from perfapi.ops.logs import configure_logging
 from perfapi.orgs import repository as orgs_repository
 from perfapi.orgs import service as orgs
 from perfapi.orgs.service import BootstrapKey
+from perfapi.points.import_progress import print_import_summary, run_import
+from perfapi.points.importer import ImportFailedError
 
 T = TypeVar("T")
 
@@ -187,6 +189,25 @@ def keys_create(
     with _database(settings) as settings:
         token = _run(settings, work)
     typer.echo(token)
+
+
+@cli.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help=".csv or .ndjson")],
+    url: Annotated[str, typer.Option(help="The perfapi server.")] = "http://127.0.0.1:8000",
+    key: Annotated[
+        str, typer.Option(envvar="PERFAPI_API_KEY", help="An API key with the ingest scope.")
+    ] = "",
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+) -> None:
+    """Stream a CSV or NDJSON file of points to a running server, in batches."""
+    if not key:
+        raise _fail("pass --key or set PERFAPI_API_KEY")
+    try:
+        summary = asyncio.run(run_import(file, file.stat().st_size, url, key, batch_size))
+    except ImportFailedError as exc:
+        raise _fail(f"{file}: {exc}") from None
+    print_import_summary(out, file, summary)
 
 
 @cli.command()

@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     max_ingest_body_bytes: int = Field(
         default=512 * MIB, gt=0, description="Limit for point ingestion bodies."
     )
+    max_points_json_bytes: int = Field(
+        default=64 * MIB,
+        gt=0,
+        description="Limit for JSON bodies on /v1/points, which are parsed whole.",
+    )
+    idempotency_retention_hours: int = Field(
+        default=24, ge=24, description="How long Idempotency-Key replies are kept."
+    )
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)

@@ -34,7 +34,7 @@ async def list_check_ins(
     org_id = principal.org_id
     await service.get(session, org_id, key_result_id)
     if export_format is not ExportFormat.JSON:
-        return export_response(
+        return await export_response(
             request,
             export_format,
             fetch_page=lambda s, after, limit: repository.list_check_ins_page(

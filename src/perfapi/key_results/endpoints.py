@@ -33,7 +33,7 @@ async def list_key_results(
     org_id = principal.org_id
     await objectives.get(session, org_id, objective_id)
     if export_format is not ExportFormat.JSON:
-        return export_response(
+        return await export_response(
             request,
             export_format,
             fetch_page=lambda s, after, limit: repository.list_page(

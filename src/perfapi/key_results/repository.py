@@ -92,7 +92,7 @@ async def list_check_ins_page(
         session,
         select(CheckIn).where(CheckIn.org_id == org_id, CheckIn.key_result_id == key_result_id),
         order_by=[CheckIn.at, CheckIn.id],
-        sort_key=lambda check_in: [check_in.at.isoformat(), str(check_in.id)],
+        sort_key=lambda check_in: [check_in.at, check_in.id],
         after=after,
         limit=limit,
     )

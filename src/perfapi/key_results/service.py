@@ -63,7 +63,7 @@ async def _problems(
 ) -> list[FieldError]:
     problems = direction_problems(values)
     kpi_id = values.get("kpi_id")
-    if kpi_id is not None and await kpis.get(session, org_id, kpi_id) is None:
+    if kpi_id is not None and await kpis.get(session, org_id, kpi_id, for_reference=True) is None:
         problems.append(_problem("kpi_id", "No KPI with this id.", "not_found"))
     return problems
 
@@ -78,7 +78,7 @@ async def get(session: AsyncSession, org_id: UUID, key_result_id: UUID) -> KeyRe
 async def create(
     session: AsyncSession, org_id: UUID, objective_id: UUID, body: KeyResultCreate
 ) -> KeyResult:
-    await objectives.get(session, org_id, objective_id)
+    await objectives.get(session, org_id, objective_id, for_reference=True)
     values = body.model_dump()
     problems = await _problems(session, org_id, values)
     if problems:

@@ -104,13 +104,17 @@ async def _items(
                 return
 
 
-async def _csv_chunks(items: AsyncIterator[BaseModel], columns: list[str]) -> AsyncIterator[str]:
+async def _csv_chunks(
+    items: AsyncIterator[BaseModel],
+    columns: list[str],
+    to_row: Callable[[BaseModel], dict[str, Any]],
+) -> AsyncIterator[str]:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     count = 0
     async for item in items:
-        writer.writerow(flat_row(item))
+        writer.writerow(to_row(item))
         count += 1
         if count % 500 == 0:
             yield buffer.getvalue()
@@ -130,7 +134,7 @@ async def _ndjson_chunks(items: AsyncIterator[BaseModel]) -> AsyncIterator[str]:
         yield "\n".join(lines) + "\n"
 
 
-def export_response(
+async def export_response(
     request: Request,
     export_format: ExportFormat,
     *,
@@ -138,21 +142,33 @@ def export_response(
     to_item: Callable[[RowT], BaseModel],
     item_model: type[BaseModel],
     filename: str,
+    csv_columns: list[str] | None = None,
+    csv_row: Callable[[BaseModel], dict[str, Any]] = flat_row,
 ) -> StreamingResponse:
+    """Stream every row ``fetch_page`` yields as CSV or NDJSON.
+
+    CSV columns default to the item model's fields, with ``flat_row`` flattening
+    each item; a resource with columns known only at run time passes both.
+    """
     items = _items(request, fetch_page, to_item)
     if export_format is ExportFormat.CSV:
-        columns = csv_columns(item_model)
-        return StreamingResponse(
-            _csv_chunks(items, columns),
-            media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
-        )
+        columns = csv_columns or list(item_model.model_fields)
+        chunks = _csv_chunks(items, columns, csv_row)
+        media_type, extension = f"{CSV_MEDIA_TYPE}; charset=utf-8", "csv"
+    else:
+        chunks = _ndjson_chunks(items)
+        media_type, extension = NDJSON_MEDIA_TYPE, "ndjson"
+    # The first chunk is produced before the status line is sent: a failing query
+    # then still answers a problem, instead of a 200 with a cut-off body.
+    first = await anext(chunks, "")
     return StreamingResponse(
-        _ndjson_chunks(items),
-        media_type=NDJSON_MEDIA_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{filename}.ndjson"'},
+        _prepend(first, chunks),
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}.{extension}"'},
     )
 
 
-def csv_columns(item_model: type[BaseModel]) -> list[str]:
-    return list(item_model.model_fields)
+async def _prepend(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:
+    yield first
+    async for chunk in rest:
+        yield chunk

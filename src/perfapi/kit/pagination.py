@@ -10,6 +10,7 @@ import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
@@ -75,8 +76,15 @@ def _page_params(
 Pagination = Annotated[PageParams, Depends(_page_params)]
 
 
+def _plain(value: object) -> object:
+    """Dates and timestamps as ISO strings, ids as strings: what the parsers read back."""
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
+
+
 def encode_cursor(sort_key: list[Any]) -> str:
-    raw = json.dumps(sort_key, separators=(",", ":"), default=str).encode()
+    raw = json.dumps(sort_key, separators=(",", ":"), default=_plain).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

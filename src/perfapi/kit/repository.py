@@ -34,6 +34,8 @@ def _keyset(
 def _split(
     rows: list[RowT], limit: int, sort_key: Callable[[RowT], list[Any]]
 ) -> tuple[list[RowT], list[Any] | None]:
+    """The page and its last sort key, as typed values: exports feed it straight back
+    as ``after``; pagination encodes it into a cursor."""
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
@@ -76,4 +78,4 @@ class _Created(Protocol):
 
 def created_sort_key(row: _Created) -> list[Any]:
     """The sort key of lists ordered by creation: ``[created_at, id]``."""
-    return [row.created_at.isoformat(), str(row.id)]
+    return [row.created_at, row.id]

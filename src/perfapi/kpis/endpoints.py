@@ -34,7 +34,7 @@ async def list_kpis(
 ) -> Page[Kpi] | Response:
     org_id = principal.org_id
     if export_format is not ExportFormat.JSON:
-        return export_response(
+        return await export_response(
             request,
             export_format,
             fetch_page=lambda s, after, limit: repository.list_page(
@@ -85,7 +85,7 @@ async def update_kpi(
 @router.delete(
     "/v1/kpis/{kpi_id}",
     operation_id="deleteKpi",
-    summary="Delete a KPI with its targets and objective links",
+    summary="Delete a KPI with its points, targets and objective links",
     description="Refused with 409 while key results read from the KPI.",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(409),
@@ -113,7 +113,7 @@ async def list_kpi_targets(
     org_id = principal.org_id
     await service.get(session, org_id, kpi_id)
     if export_format is not ExportFormat.JSON:
-        return export_response(
+        return await export_response(
             request,
             export_format,
             fetch_page=lambda s, after, limit: repository.list_targets_page(

@@ -14,10 +14,14 @@ KEY_TAKEN_CONSTRAINT = "kpis_org_id_key_key"
 IN_USE_CONSTRAINT = "key_results_org_id_kpi_id_fkey"
 
 
-async def get(session: AsyncSession, org_id: UUID, kpi_id: UUID) -> Kpi | None:
-    kpi: Kpi | None = await session.scalar(
-        select(Kpi).where(Kpi.org_id == org_id, Kpi.id == kpi_id)
-    )
+async def get(
+    session: AsyncSession, org_id: UUID, kpi_id: UUID, *, for_reference: bool = False
+) -> Kpi | None:
+    """The KPI, or None; ``for_reference`` as in ``objectives.repository.get``."""
+    statement = select(Kpi).where(Kpi.org_id == org_id, Kpi.id == kpi_id)
+    if for_reference:
+        statement = statement.with_for_update(key_share=True)
+    kpi: Kpi | None = await session.scalar(statement)
     return kpi
 
 
@@ -117,7 +121,7 @@ async def list_targets_page(
         session,
         select(KpiTarget).where(KpiTarget.org_id == org_id, KpiTarget.kpi_id == kpi_id),
         order_by=[KpiTarget.period_start, KpiTarget.id],
-        sort_key=lambda target: [target.period_start.isoformat(), str(target.id)],
+        sort_key=lambda target: [target.period_start, target.id],
         after=after,
         limit=limit,
     )

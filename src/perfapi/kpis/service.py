@@ -8,6 +8,7 @@ from perfapi.errors import ConflictError, FieldError, NotFoundError, ValidationF
 from perfapi.kpis import repository
 from perfapi.kpis.schemas import KpiCreate, KpiTargetCreate, KpiUpdate
 from perfapi.models import Kpi, KpiTarget
+from perfapi.points import repository as points
 
 KPI_NOT_FOUND = "No KPI with this id."
 
@@ -31,13 +32,18 @@ async def update(session: AsyncSession, org_id: UUID, kpi_id: UUID, body: KpiUpd
 
 
 async def delete(session: AsyncSession, org_id: UUID, kpi_id: UUID) -> None:
-    """Delete a KPI with its targets and objective links; refuse while key results use it."""
+    """Delete a KPI with its points, targets and objective links.
+
+    Refused while key results read from it. Points have no foreign key (see
+    models.point), so they are deleted here.
+    """
     kpi = await get(session, org_id, kpi_id)
     users = await repository.count_key_results_using(session, org_id, kpi_id)
     if users:
         raise ConflictError(
             f"{users} key result(s) read from this KPI; delete them or clear their kpi_id first."
         )
+    await points.delete_all_of_kpi(session, org_id, kpi_id)
     await repository.remove(session, kpi)
 
 

@@ -2,18 +2,22 @@
 
 from perfapi.db.base import Base
 from perfapi.models.api_key import ApiKey
+from perfapi.models.idempotency_key import IdempotencyKey
 from perfapi.models.kpi import Kpi, KpiTarget
 from perfapi.models.objective import CheckIn, KeyResult, Objective, ObjectiveKpi
 from perfapi.models.org import Org
+from perfapi.models.point import Point
 
 __all__ = [
     "ApiKey",
     "Base",
     "CheckIn",
+    "IdempotencyKey",
     "KeyResult",
     "Kpi",
     "KpiTarget",
     "Objective",
     "ObjectiveKpi",
     "Org",
+    "Point",
 ]

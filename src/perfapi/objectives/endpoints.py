@@ -79,7 +79,7 @@ async def list_objectives(
 ) -> Page[Objective] | Response:
     org_id = principal.org_id
     if export_format is not ExportFormat.JSON:
-        return export_response(
+        return await export_response(
             request,
             export_format,
             fetch_page=lambda s, after, limit: repository.list_page(

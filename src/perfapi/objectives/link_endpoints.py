@@ -35,7 +35,7 @@ async def list_objective_kpis(
     org_id = principal.org_id
     await service.get(session, org_id, objective_id)
     if export_format is not ExportFormat.JSON:
-        return export_response(
+        return await export_response(
             request,
             export_format,
             fetch_page=lambda s, after, limit: repository.list_links_page(

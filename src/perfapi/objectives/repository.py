@@ -30,18 +30,20 @@ class ObjectiveFilters:
     due_to: date | None = None
 
 
-async def get(session: AsyncSession, org_id: UUID, objective_id: UUID) -> Objective | None:
-    objective: Objective | None = await session.scalar(
-        select(Objective).where(Objective.org_id == org_id, Objective.id == objective_id)
-    )
+async def get(
+    session: AsyncSession, org_id: UUID, objective_id: UUID, *, for_reference: bool = False
+) -> Objective | None:
+    """The objective, or None.
+
+    ``for_reference`` takes a FOR KEY SHARE lock for a caller about to write a row
+    that refers to it (a child, a key result, a link): a concurrent delete then
+    waits for that write and sees it, instead of both succeeding.
+    """
+    statement = select(Objective).where(Objective.org_id == org_id, Objective.id == objective_id)
+    if for_reference:
+        statement = statement.with_for_update(key_share=True)
+    objective: Objective | None = await session.scalar(statement)
     return objective
-
-
-async def exists_in_org(session: AsyncSession, org_id: UUID, objective_id: UUID) -> bool:
-    found = await session.scalar(
-        select(exists().where(Objective.org_id == org_id, Objective.id == objective_id))
-    )
-    return bool(found)
 
 
 async def lock_tree(session: AsyncSession, org_id: UUID) -> None:
@@ -184,7 +186,7 @@ async def list_links_page(
         session,
         _links(org_id).where(ObjectiveKpi.objective_id == objective_id),
         order_by=[ObjectiveKpi.created_at, ObjectiveKpi.kpi_id],
-        sort_key=lambda link: [link.created_at.isoformat(), str(link.kpi_id)],
+        sort_key=lambda link: [link.created_at, link.kpi_id],
         after=after,
         limit=limit,
     )

@@ -16,8 +16,10 @@ from perfapi.objectives.schemas import ObjectiveCreate, ObjectiveUpdate
 OBJECTIVE_NOT_FOUND = "No objective with this id."
 
 
-async def get(session: AsyncSession, org_id: UUID, objective_id: UUID) -> Objective:
-    objective = await repository.get(session, org_id, objective_id)
+async def get(
+    session: AsyncSession, org_id: UUID, objective_id: UUID, *, for_reference: bool = False
+) -> Objective:
+    objective = await repository.get(session, org_id, objective_id, for_reference=for_reference)
     if objective is None:
         raise NotFoundError(OBJECTIVE_NOT_FOUND)
     return objective
@@ -42,7 +44,7 @@ async def _problems(
             )
         )
     if parent_id is not None:
-        if not await repository.exists_in_org(session, org_id, parent_id):
+        if await repository.get(session, org_id, parent_id, for_reference=True) is None:
             problems.append(
                 FieldError(
                     loc=["body", "parent_id"],
@@ -116,8 +118,8 @@ async def delete(session: AsyncSession, org_id: UUID, objective_id: UUID) -> Non
 async def link_kpi(
     session: AsyncSession, org_id: UUID, objective_id: UUID, kpi_id: UUID, weight: float
 ) -> tuple[Row[Any], bool]:
-    await get(session, org_id, objective_id)
-    if await kpis.get(session, org_id, kpi_id) is None:
+    await get(session, org_id, objective_id, for_reference=True)
+    if await kpis.get(session, org_id, kpi_id, for_reference=True) is None:
         raise NotFoundError("No KPI with this id.")
     return await repository.upsert_link(session, org_id, objective_id, kpi_id, weight)
 

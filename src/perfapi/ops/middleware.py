@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from perfapi.db.availability import is_database_unavailable
@@ -52,6 +53,10 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_request_id)
+        except ClientDisconnect:
+            # The client went away mid-request: its transaction was rolled back and
+            # there is nobody to answer. Logged as 499, nginx's code for this.
+            status = 499
         except Exception as exc:
             # Our handlers answer every expected error; what reaches here is a bug or
             # an outage. The client gets a generic body, the log gets the traceback.

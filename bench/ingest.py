@@ -1,0 +1,191 @@
+"""Ingestion throughput and memory, measured side by side in one run.
+
+    python bench/ingest.py [--points 500000] [--batch 5000]
+    python bench/ingest.py --memory [--memory-points 1000000]
+
+Throughput, against one PostgreSQL in one run:
+  (a) raw asyncpg copy_records_to_table of N points into a scratch table shaped
+      like `points` (same columns and primary key), in one COPY;
+  (b) the same N points through POST /v1/points to a real `perfapi serve`
+      (uvicorn, one worker) in JSON batches over HTTP, one request at a time;
+  (c) the same batches again with changed values: every point already exists.
+Prints points/s of each and the ratios (b)/(a) and (c)/(a). Target: (b)/(a) >= 0.6.
+
+Memory: one application/x-ndjson request of 1,000,000 points, streamed by the
+client; prints the growth of the server's peak RSS (VmHWM) over its RSS before.
+Target: under 150 MB.
+"""
+
+import argparse
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import httpx
+import orjson
+
+from bench.common import fresh_database, libpq_url, reset_peak_rss, rss_kib, running_server
+
+KPI_KEYS = [f"bench.kpi_{number}" for number in range(5)]
+TEAMS = ["emea", "amer", "apac", "anz"]
+START = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def points(count: int, value_offset: float = 0.0) -> Iterator[dict[str, object]]:
+    """Distinct (kpi, ts, team) points; deterministic so a second pass hits the same keys."""
+    per_minute = len(KPI_KEYS) * len(TEAMS)
+    for number in range(count):
+        minute, rest = divmod(number, per_minute)
+        kpi, team = divmod(rest, len(TEAMS))
+        yield {
+            "kpi": KPI_KEYS[kpi],
+            "ts": (START + timedelta(minutes=minute)).isoformat(),
+            "value": float(number % 1000) + value_offset,
+            "dimensions": {"team": TEAMS[team]},
+        }
+
+
+def json_bodies(count: int, batch: int, value_offset: float = 0.0) -> list[bytes]:
+    bodies, current = [], []
+    for point in points(count, value_offset):
+        current.append(point)
+        if len(current) == batch:
+            bodies.append(orjson.dumps({"points": current}))
+            current = []
+    if current:
+        bodies.append(orjson.dumps({"points": current}))
+    return bodies
+
+
+def create_kpis(client: httpx.Client) -> None:
+    for key in KPI_KEYS:
+        response = client.post("/v1/kpis", json={"key": key, "name": key})
+        response.raise_for_status()
+
+
+def post_all(client: httpx.Client, bodies: list[bytes]) -> tuple[float, int, int]:
+    inserted = updated = 0
+    started = time.perf_counter()
+    for body in bodies:
+        response = client.post(
+            "/v1/points", content=body, headers={"Content-Type": "application/json"}
+        )
+        response.raise_for_status()
+        inserted += response.json()["inserted"]
+        updated += response.json()["updated"]
+    return time.perf_counter() - started, inserted, updated
+
+
+async def raw_copy(database_url: str, count: int) -> float:
+    """COPY the same points, as rows, into a scratch table shaped like `points`."""
+    from perfapi.points.records import dimensions_key
+
+    org_id, kpi_ids = uuid.uuid4(), {key: uuid.uuid4() for key in KPI_KEYS}
+    records = []
+    for point in points(count):
+        dims_hash, dims_json = dimensions_key(point["dimensions"])  # type: ignore[arg-type]
+        ts = datetime.fromisoformat(str(point["ts"]))
+        records.append(
+            (org_id, kpi_ids[str(point["kpi"])], ts, dims_hash, point["value"], dims_json)
+        )
+    connection = await asyncpg.connect(libpq_url(database_url))
+    try:
+        await connection.execute("CREATE TABLE points_raw (LIKE points INCLUDING ALL)")
+        started = time.perf_counter()
+        await connection.copy_records_to_table(
+            "points_raw",
+            records=records,
+            columns=("org_id", "kpi_id", "ts", "dims_hash", "value", "dimensions"),
+        )
+        elapsed = time.perf_counter() - started
+        await connection.execute("DROP TABLE points_raw")
+    finally:
+        await connection.close()
+    return elapsed
+
+
+def throughput(count: int, batch: int) -> None:
+    with fresh_database() as database_url, running_server(database_url) as server:
+        with httpx.Client(base_url=server.base_url, headers=server.headers, timeout=120) as client:
+            create_kpis(client)
+            new_bodies = json_bodies(count, batch)
+            http_seconds, inserted, _ = post_all(client, new_bodies)
+            assert inserted == count, inserted
+            del new_bodies
+            update_bodies = json_bodies(count, batch, value_offset=0.5)
+            update_seconds, _, updated = post_all(client, update_bodies)
+            assert updated == count, updated
+        raw_seconds = asyncio.run(raw_copy(database_url, count))
+    raw_rate, http_rate, update_rate = (
+        count / s for s in (raw_seconds, http_seconds, update_seconds)
+    )
+    print(f"points: {count:,} in batches of {batch:,}")
+    print(f"(a) raw COPY:                   {raw_rate:>10,.0f} points/s ({raw_seconds:.2f} s)")
+    print(f"(b) POST /v1/points, new:       {http_rate:>10,.0f} points/s ({http_seconds:.2f} s)")
+    print(
+        f"(c) POST /v1/points, all exist: {update_rate:>10,.0f} points/s ({update_seconds:.2f} s)"
+    )
+    print(f"ratio (b)/(a) new points:  {http_rate / raw_rate:.2f}  (target >= 0.6)")
+    print(f"ratio (c)/(a) pure update: {update_rate / raw_rate:.2f}")
+
+
+def ndjson_stream(count: int) -> Iterator[bytes]:
+    lines = []
+    for point in points(count):
+        lines.append(orjson.dumps(point))
+        if len(lines) == 10_000:
+            yield b"\n".join(lines) + b"\n"
+            lines = []
+    if lines:
+        yield b"\n".join(lines) + b"\n"
+
+
+def memory(count: int) -> None:
+    with (
+        fresh_database() as database_url,
+        running_server(database_url) as server,
+        httpx.Client(base_url=server.base_url, headers=server.headers, timeout=600) as client,
+    ):
+        create_kpis(client)
+        warm_up = client.post(
+            "/v1/points",
+            content=b"".join(ndjson_stream(20_000)),
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+        warm_up.raise_for_status()
+        before = rss_kib(server.pid)
+        reset_peak_rss(server.pid)
+        started = time.perf_counter()
+        response = client.post(
+            "/v1/points",
+            content=ndjson_stream(count),
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+        seconds = time.perf_counter() - started
+        response.raise_for_status()
+        peak = rss_kib(server.pid, "VmHWM")
+    growth_mb = (peak - before) / 1024
+    print(f"one NDJSON request of {count:,} points: {response.json()}")
+    print(f"took {seconds:.1f} s ({count / seconds:,.0f} points/s)")
+    print(f"server RSS before: {before / 1024:.1f} MB, peak during: {peak / 1024:.1f} MB")
+    print(f"peak RSS growth: {growth_mb:.1f} MB  (target < 150 MB)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--points", type=int, default=500_000)
+    parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument("--memory", action="store_true", help="measure memory instead")
+    parser.add_argument("--memory-points", type=int, default=1_000_000)
+    arguments = parser.parse_args()
+    if arguments.memory:
+        memory(arguments.memory_points)
+    else:
+        throughput(arguments.points, arguments.batch)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Idempotency-Key support: replay a completed request's reply instead of redoing it."""

@@ -1,0 +1,65 @@
+"""``from`` / ``to`` query parameters: an RFC 3339 timestamp, or a date meaning its 00:00."""
+
+from datetime import date, datetime, time
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import Query
+
+from perfapi.errors import FieldError, ValidationFailedError
+
+UTC_ZONE = ZoneInfo("UTC")
+
+FromParam = Annotated[
+    str | None,
+    Query(
+        alias="from",
+        description="Inclusive start: an RFC 3339 timestamp with offset, or a date (its 00:00).",
+        examples=["2026-01-01", "2026-01-01T00:00:00Z"],
+    ),
+]
+ToParam = Annotated[
+    str | None,
+    Query(
+        alias="to",
+        description="Exclusive end: an RFC 3339 timestamp with offset, or a date (its 00:00).",
+        examples=["2027-01-01"],
+    ),
+]
+
+
+def parse_bound(raw: str, tz: ZoneInfo) -> datetime | None:
+    """The instant, or None when ``raw`` is neither a date nor a timestamp with offset."""
+    try:
+        if len(raw) == 10:
+            return datetime.combine(date.fromisoformat(raw), time(), tz)
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def time_range(
+    start: str | None, end: str | None, tz: ZoneInfo = UTC_ZONE
+) -> tuple[datetime | None, datetime | None]:
+    """Parse both bounds, reporting every problem at once; ``from`` must precede ``to``."""
+    problems = []
+    parsed: dict[str, datetime | None] = {}
+    for name, raw in (("from", start), ("to", end)):
+        parsed[name] = None if raw is None else parse_bound(raw, tz)
+        if raw is not None and parsed[name] is None:
+            problems.append(
+                FieldError(
+                    loc=["query", name],
+                    message=f"{name} must be a date or an RFC 3339 timestamp with offset.",
+                    type="invalid_time",
+                )
+            )
+    first, last = parsed["from"], parsed["to"]
+    if first is not None and last is not None and first >= last:
+        problems.append(
+            FieldError(loc=["query", "to"], message="to must be after from.", type="time_order")
+        )
+    if problems:
+        raise ValidationFailedError(problems)
+    return first, last

@@ -1,0 +1,1 @@
+"""Measurements: ingestion (JSON, NDJSON, CSV; atomic, idempotent), reads and deletes."""

@@ -1,0 +1,231 @@
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
+
+from perfapi.auth.dependencies import IngestAccess, ReadAccess, WriteAccess
+from perfapi.db.session import DbSession
+from perfapi.errors import ContentTooLargeError, ValidationFailedError
+from perfapi.idempotency import service as idempotency
+from perfapi.kit.exports import ExportFormat, ExportFormatParam, export_response, export_responses
+from perfapi.kit.openapi import problem_responses
+from perfapi.kit.pagination import Page, Pagination, page_response
+from perfapi.kit.parsing import parse_timestamp
+from perfapi.kit.routing import JsonBodyRoute
+from perfapi.kit.timerange import FromParam, ToParam, time_range
+from perfapi.kpis import service as kpis
+from perfapi.points import repository, service
+from perfapi.points.records import DIMENSION_NAME
+from perfapi.points.schemas import IngestResult, PointOut, PointsDeleted
+
+router = APIRouter(tags=["Points"], route_class=JsonBodyRoute)
+
+DIMENSION_FILTER_PREFIX = "dim."
+
+_POINT_SCHEMA = {
+    "type": "object",
+    "required": ["kpi", "ts", "value"],
+    "additionalProperties": False,
+    "properties": {
+        "kpi": {"type": "string", "description": "The KPI's key."},
+        "ts": {"type": "string", "format": "date-time", "description": "With an offset."},
+        "value": {"type": "number"},
+        "dimensions": {
+            "type": "object",
+            "additionalProperties": {"type": "string", "maxLength": 200},
+            "maxProperties": 16,
+        },
+    },
+}
+_INGEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["points"],
+                "properties": {"points": {"type": "array", "items": _POINT_SCHEMA}},
+            }
+        },
+        "application/x-ndjson": {
+            "schema": {"type": "string", "description": "One point object per line."}
+        },
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": "Header `kpi,ts,value` plus optional `dim.<name>` columns.",
+            }
+        },
+    },
+}
+
+
+async def _limited(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    """JSON bodies are parsed whole, so they get a tighter limit than streamed ones."""
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise ContentTooLargeError(
+                f"A JSON body may hold at most {limit} bytes; "
+                "send larger loads as application/x-ndjson or text/csv."
+            )
+        yield chunk
+
+
+@router.post(
+    "/v1/points",
+    operation_id="ingestPoints",
+    summary="Send measurements (JSON, NDJSON or CSV); atomic and idempotent",
+    description="Every point is validated first: one bad point and nothing is stored "
+    "(422 listing each bad point by index or line, first 100, with `errors_total`). "
+    "A point is identified by (kpi, ts, dimensions); sending it again replaces its value. "
+    "With `Idempotency-Key`, a repeated request replays the first reply.",
+    openapi_extra={"requestBody": _INGEST_BODY},
+    response_model=IngestResult,
+    responses=problem_responses(409),
+)
+async def ingest_points(
+    request: Request,
+    principal: IngestAccess,
+    session: DbSession,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=idempotency.MAX_KEY_LENGTH,
+            description="Any unique string per logical request, e.g. a UUID. Kept 24 hours.",
+        ),
+    ] = None,
+) -> IngestResult | Response:
+    settings = request.app.state.settings
+    media_type = service.media_type_of(request.headers.get("content-type"))
+    chunks: AsyncIterator[bytes] = request.stream()
+    if media_type == service.JSON:
+        chunks = _limited(chunks, settings.max_points_json_bytes)
+
+    async def work(body: AsyncIterator[bytes]) -> tuple[int, dict[str, Any]]:
+        result = await service.ingest(session, principal.org_id, media_type, body)
+        return 200, result.model_dump()
+
+    if idempotency_key is None:
+        return IngestResult.model_validate((await work(chunks))[1])
+    reply = await idempotency.run_once(
+        session,
+        principal.org_id,
+        idempotency_key,
+        idempotency.Fingerprint("POST", request.url.path, media_type),
+        chunks,
+        work,
+        timedelta(hours=settings.idempotency_retention_hours),
+    )
+    headers = {"Idempotent-Replayed": "true"} if reply.replayed else {}
+    return JSONResponse(reply.body, status_code=reply.status, headers=headers)
+
+
+def _dimension_filters(request: Request) -> dict[str, str]:
+    filters = {
+        name.removeprefix(DIMENSION_FILTER_PREFIX): value
+        for name, value in request.query_params.items()
+        if name.startswith(DIMENSION_FILTER_PREFIX)
+    }
+    for name in filters:
+        if not DIMENSION_NAME.fullmatch(name):
+            raise ValidationFailedError.single(
+                ["query", DIMENSION_FILTER_PREFIX + name],
+                "A dimension filter is dim.<name>=<value> with a valid dimension name.",
+                "invalid_dimension",
+            )
+    return filters
+
+
+@router.get(
+    "/v1/kpis/{kpi_id}/points",
+    operation_id="listPoints",
+    summary="List a KPI's raw points by time",
+    description="Filter by dimensions with `dim.<name>=<value>` (repeatable for several "
+    "names). CSV exports have columns kpi, ts, value and one `dim.<name>` per dimension, "
+    "the format `POST /v1/points` reads.",
+    response_model=Page[PointOut],
+    responses=export_responses(),
+)
+async def list_points(
+    kpi_id: UUID,
+    principal: ReadAccess,
+    session: DbSession,
+    pagination: Pagination,
+    export_format: ExportFormatParam,
+    request: Request,
+    response: Response,
+    start: FromParam = None,
+    end: ToParam = None,
+) -> Page[PointOut] | Response:
+    org_id = principal.org_id
+    kpi = await kpis.get(session, org_id, kpi_id)
+    first, last = time_range(start, end)
+    dimensions = _dimension_filters(request)
+
+    async def fetch(s: Any, after: list[Any] | None, limit: int) -> Any:
+        return await repository.list_page(
+            s,
+            org_id,
+            kpi_id,
+            start=first,
+            end=last,
+            dimensions=dimensions,
+            after=after,
+            limit=limit,
+        )
+
+    if export_format is not ExportFormat.JSON:
+        names = await repository.dimension_names(session, org_id, kpi_id, first, last)
+        return await export_response(
+            request,
+            export_format,
+            fetch_page=fetch,
+            to_item=PointOut.model_validate,
+            item_model=PointOut,
+            filename=f"{kpi.key}-points",
+            csv_columns=["kpi", "ts", "value", *(f"dim.{name}" for name in names)],
+            csv_row=lambda item: _csv_row(kpi.key, item),
+        )
+    points, next_key = await fetch(
+        session, pagination.after(parse_timestamp, int), pagination.limit
+    )
+    items = [PointOut.model_validate(point) for point in points]
+    return page_response(request, response, items, next_key)
+
+
+def _csv_row(kpi_key: str, item: Any) -> dict[str, Any]:
+    assert isinstance(item, PointOut)
+    row: dict[str, Any] = {"kpi": kpi_key, "ts": item.ts.isoformat(), "value": item.value}
+    row.update({f"dim.{name}": value for name, value in item.dimensions.items()})
+    return row
+
+
+@router.delete(
+    "/v1/kpis/{kpi_id}/points",
+    operation_id="deletePoints",
+    summary="Delete a KPI's points in [from, to)",
+    description="Both bounds are required, so a whole history is never deleted by accident.",
+)
+async def delete_points(
+    kpi_id: UUID,
+    principal: WriteAccess,
+    session: DbSession,
+    start: FromParam = None,
+    end: ToParam = None,
+) -> PointsDeleted:
+    await kpis.get(session, principal.org_id, kpi_id)
+    first, last = time_range(start, end)
+    if first is None or last is None:
+        missing = [name for name, bound in (("from", first), ("to", last)) if bound is None]
+        raise ValidationFailedError.single(
+            ["query", missing[0]], "Deleting points needs both from and to.", "missing"
+        )
+    deleted = await repository.delete_range(session, principal.org_id, kpi_id, first, last)
+    return PointsDeleted(deleted=deleted)
