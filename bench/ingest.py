@@ -1,15 +1,17 @@
 """Ingestion throughput and memory, measured side by side in one run.
 
-    python bench/ingest.py [--points 500000] [--batch 5000]
-    python bench/ingest.py --memory [--memory-points 1000000]
+    python -m bench.ingest [--points 500000] [--batch 5000] [--concurrency 4]
+    python -m bench.ingest --memory [--memory-points 1000000]
 
-Throughput, against one PostgreSQL in one run:
+Throughput, against one PostgreSQL in one run, each write into an empty table:
   (a) raw asyncpg copy_records_to_table of N points into a scratch table shaped
       like `points` (same columns and primary key), in one COPY;
   (b) the same N points through POST /v1/points to a real `perfapi serve`
-      (uvicorn, one worker) in JSON batches over HTTP, one request at a time;
+      (uvicorn, one worker) in JSON batches over HTTP;
   (c) the same batches again with changed values: every point already exists.
-Prints points/s of each and the ratios (b)/(a) and (c)/(a). Target: (b)/(a) >= 0.6.
+(b) and (c) run twice: one request at a time, then `--concurrency` requests in
+flight (as `perfapi import` or any loader would send them). Prints points/s
+and the ratios to (a). Target: (b)/(a) >= 0.6.
 
 Memory: one application/x-ndjson request of 1,000,000 points, streamed by the
 client; prints the growth of the server's peak RSS (VmHWM) over its RSS before.
@@ -25,9 +27,17 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
-import orjson
+import msgspec
 
-from bench.common import fresh_database, libpq_url, reset_peak_rss, rss_kib, running_server
+from bench.common import (
+    Server,
+    fresh_database,
+    libpq_url,
+    reset_peak_rss,
+    rss_kib,
+    running_server,
+)
+from perfapi.points.records import dimensions_key
 
 KPI_KEYS = [f"bench.kpi_{number}" for number in range(5)]
 TEAMS = ["emea", "amer", "apac", "anz"]
@@ -53,36 +63,57 @@ def json_bodies(count: int, batch: int, value_offset: float = 0.0) -> list[bytes
     for point in points(count, value_offset):
         current.append(point)
         if len(current) == batch:
-            bodies.append(orjson.dumps({"points": current}))
+            bodies.append(msgspec.json.encode({"points": current}))
             current = []
     if current:
-        bodies.append(orjson.dumps({"points": current}))
+        bodies.append(msgspec.json.encode({"points": current}))
     return bodies
 
 
-def create_kpis(client: httpx.Client) -> None:
-    for key in KPI_KEYS:
-        response = client.post("/v1/kpis", json={"key": key, "name": key})
-        response.raise_for_status()
+def create_kpis(server: Server) -> None:
+    with httpx.Client(base_url=server.base_url, headers=server.headers) as client:
+        for key in KPI_KEYS:
+            client.post("/v1/kpis", json={"key": key, "name": key}).raise_for_status()
 
 
-def post_all(client: httpx.Client, bodies: list[bytes]) -> tuple[float, int, int]:
-    inserted = updated = 0
-    started = time.perf_counter()
-    for body in bodies:
-        response = client.post(
-            "/v1/points", content=body, headers={"Content-Type": "application/json"}
-        )
-        response.raise_for_status()
-        inserted += response.json()["inserted"]
-        updated += response.json()["updated"]
-    return time.perf_counter() - started, inserted, updated
+def post_all(server: Server, bodies: list[bytes], concurrency: int) -> tuple[float, int, int]:
+    """POST every body, `concurrency` requests in flight; (seconds, inserted, updated)."""
+
+    async def run() -> tuple[float, int, int]:
+        totals = {"inserted": 0, "updated": 0}
+        queue = list(reversed(bodies))
+        limits = httpx.Limits(max_connections=concurrency)
+        async with httpx.AsyncClient(
+            base_url=server.base_url, headers=server.headers, timeout=300, limits=limits
+        ) as client:
+
+            async def worker() -> None:
+                while queue:
+                    body = queue.pop()
+                    response = await client.post(
+                        "/v1/points", content=body, headers={"Content-Type": "application/json"}
+                    )
+                    response.raise_for_status()
+                    for name in totals:
+                        totals[name] += response.json()[name]
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return time.perf_counter() - started, totals["inserted"], totals["updated"]
+
+    return asyncio.run(run())
+
+
+async def _execute(database_url: str, statement: str) -> None:
+    connection = await asyncpg.connect(libpq_url(database_url))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
 
 
 async def raw_copy(database_url: str, count: int) -> float:
     """COPY the same points, as rows, into a scratch table shaped like `points`."""
-    from perfapi.points.records import dimensions_key
-
     org_id, kpi_ids = uuid.uuid4(), {key: uuid.uuid4() for key in KPI_KEYS}
     records = []
     for point in points(count):
@@ -107,35 +138,39 @@ async def raw_copy(database_url: str, count: int) -> float:
     return elapsed
 
 
-def throughput(count: int, batch: int) -> None:
+def throughput(count: int, batch: int, concurrency: int) -> None:
     with fresh_database() as database_url, running_server(database_url) as server:
-        with httpx.Client(base_url=server.base_url, headers=server.headers, timeout=120) as client:
-            create_kpis(client)
-            new_bodies = json_bodies(count, batch)
-            http_seconds, inserted, _ = post_all(client, new_bodies)
-            assert inserted == count, inserted
-            del new_bodies
-            update_bodies = json_bodies(count, batch, value_offset=0.5)
-            update_seconds, _, updated = post_all(client, update_bodies)
-            assert updated == count, updated
+        create_kpis(server)
         raw_seconds = asyncio.run(raw_copy(database_url, count))
-    raw_rate, http_rate, update_rate = (
-        count / s for s in (raw_seconds, http_seconds, update_seconds)
-    )
+        new_bodies = json_bodies(count, batch)
+        update_bodies = json_bodies(count, batch, value_offset=0.5)
+        results = {}
+        for in_flight in (1, concurrency):
+            asyncio.run(_execute(database_url, "TRUNCATE points"))
+            new_seconds, inserted, _ = post_all(server, new_bodies, in_flight)
+            assert inserted == count, inserted
+            update_seconds, _, updated = post_all(server, update_bodies, in_flight)
+            assert updated == count, updated
+            results[in_flight] = (new_seconds, update_seconds)
+    raw_rate = count / raw_seconds
     print(f"points: {count:,} in batches of {batch:,}")
-    print(f"(a) raw COPY:                   {raw_rate:>10,.0f} points/s ({raw_seconds:.2f} s)")
-    print(f"(b) POST /v1/points, new:       {http_rate:>10,.0f} points/s ({http_seconds:.2f} s)")
-    print(
-        f"(c) POST /v1/points, all exist: {update_rate:>10,.0f} points/s ({update_seconds:.2f} s)"
-    )
-    print(f"ratio (b)/(a) new points:  {http_rate / raw_rate:.2f}  (target >= 0.6)")
-    print(f"ratio (c)/(a) pure update: {update_rate / raw_rate:.2f}")
+    print(f"(a) raw COPY, one call:            {raw_rate:>10,.0f} points/s ({raw_seconds:.2f} s)")
+    for in_flight, (new_seconds, update_seconds) in results.items():
+        label = "1 request at a time" if in_flight == 1 else f"{in_flight} requests in flight"
+        print(f"(b) new points, {label + ':':<24}{count / new_seconds:>10,.0f} points/s")
+        print(f"(c) all exist,  {label + ':':<24}{count / update_seconds:>10,.0f} points/s")
+    for in_flight, (new_seconds, update_seconds) in results.items():
+        label = "1 request at a time" if in_flight == 1 else f"{in_flight} requests in flight"
+        print(
+            f"ratio (b)/(a) new points, {label}: {raw_seconds / new_seconds:.2f}  (target >= 0.6)"
+        )
+        print(f"ratio (c)/(a) pure update, {label}: {raw_seconds / update_seconds:.2f}")
 
 
 def ndjson_stream(count: int) -> Iterator[bytes]:
     lines = []
     for point in points(count):
-        lines.append(orjson.dumps(point))
+        lines.append(msgspec.json.encode(point))
         if len(lines) == 10_000:
             yield b"\n".join(lines) + b"\n"
             lines = []
@@ -149,7 +184,7 @@ def memory(count: int) -> None:
         running_server(database_url) as server,
         httpx.Client(base_url=server.base_url, headers=server.headers, timeout=600) as client,
     ):
-        create_kpis(client)
+        create_kpis(server)
         warm_up = client.post(
             "/v1/points",
             content=b"".join(ndjson_stream(20_000)),
@@ -175,16 +210,17 @@ def memory(count: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--points", type=int, default=500_000)
     parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--memory", action="store_true", help="measure memory instead")
     parser.add_argument("--memory-points", type=int, default=1_000_000)
     arguments = parser.parse_args()
     if arguments.memory:
         memory(arguments.memory_points)
     else:
-        throughput(arguments.points, arguments.batch)
+        throughput(arguments.points, arguments.batch, arguments.concurrency)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from perfapi.db.embedded import DataDirInUseError, embedded_postgres, serve_lock
 from perfapi.db.engine import create_engine
 from perfapi.db.migrate import migrate, migration_lock, upgrade_to_head
 from perfapi.errors import ProblemError
+from perfapi.ops.gc import tune_garbage_collector
 from perfapi.ops.logs import configure_logging
 from perfapi.orgs import repository as orgs_repository
 from perfapi.orgs import service as orgs
@@ -107,6 +108,7 @@ def serve() -> None:
         bootstrap = _run(settings, orgs.bootstrap_first_org)
         if bootstrap is not None:
             _announce_bootstrap(bootstrap)
+        tune_garbage_collector()
         uvicorn.run(
             create_app(settings),
             host=settings.host,

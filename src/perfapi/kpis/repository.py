@@ -20,7 +20,7 @@ async def get(
     """The KPI, or None; ``for_reference`` as in ``objectives.repository.get``."""
     statement = select(Kpi).where(Kpi.org_id == org_id, Kpi.id == kpi_id)
     if for_reference:
-        statement = statement.with_for_update(key_share=True)
+        statement = statement.with_for_update(read=True, key_share=True)
     kpi: Kpi | None = await session.scalar(statement)
     return kpi
 

@@ -37,7 +37,10 @@ async def delete(session: AsyncSession, org_id: UUID, kpi_id: UUID) -> None:
     Refused while key results read from it. Points have no foreign key (see
     models.point), so they are deleted here.
     """
-    kpi = await get(session, org_id, kpi_id)
+    # Locked first: an upload holding the KPI finishes before its points are deleted.
+    kpi = await repository.lock(session, org_id, kpi_id)
+    if kpi is None:
+        raise NotFoundError(KPI_NOT_FOUND)
     users = await repository.count_key_results_using(session, org_id, kpi_id)
     if users:
         raise ConflictError(

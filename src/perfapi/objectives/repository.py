@@ -41,7 +41,7 @@ async def get(
     """
     statement = select(Objective).where(Objective.org_id == org_id, Objective.id == objective_id)
     if for_reference:
-        statement = statement.with_for_update(key_share=True)
+        statement = statement.with_for_update(read=True, key_share=True)
     objective: Objective | None = await session.scalar(statement)
     return objective
 

@@ -1,23 +1,25 @@
-"""Request bodies to validated point rows: JSON whole, NDJSON and CSV as streams.
+"""Request bodies to batches of rows: JSON whole, NDJSON and CSV as streams.
 
-Each decoder yields batches of entries ``(key, position, row)``: the position is
-the point's index in a JSON body or its line number in NDJSON and CSV, and
-names it in error messages; the key sorts and deduplicates. Problems are
-collected, not raised, so one 422 can list them all.
+A batch holds up to 10,000 points with their positions: the index in a JSON
+body, the line number in NDJSON and CSV; positions name points in errors.
+JSON and NDJSON batches go through msgspec first (:mod:`perfapi.points.fast`);
+a batch it refuses, and every CSV batch, is checked point by point, collecting
+problems rather than raising them so one 422 can list them all.
 """
 
 import csv
-from collections.abc import AsyncIterator, Iterator
+import json
+import re
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
-
-import orjson
+from uuid import UUID
 
 from perfapi.errors import BadRequestError
-from perfapi.points.records import PointChecker, PointKey, PointRow
+from perfapi.points import fast
+from perfapi.points.records import DimensionKeys, PointChecker, PointRow
 
 BATCH_SIZE = 10_000
-Entry = tuple[PointKey, int, PointRow]
-
 CSV_REQUIRED_COLUMNS = ("kpi", "ts", "value")
 DIMENSION_COLUMN_PREFIX = "dim."
 
@@ -26,43 +28,173 @@ class MalformedJsonError(BadRequestError):
     slug = "malformed-json"
 
 
-class Batcher:
-    def __init__(self) -> None:
-        self.rows: list[Entry] = []
+@dataclass
+class Batch:
+    positions: Sequence[int]
+    rows: list[PointRow]
+
+
+class Decoder:
+    """Turns one request's body into batches, counting every point received."""
+
+    def __init__(
+        self,
+        org_id: UUID,
+        kpi_ids: dict[str, UUID],
+        checker: PointChecker,
+        dimension_keys: DimensionKeys,
+    ) -> None:
+        self.org_id = org_id
+        self.kpi_ids = kpi_ids
+        self.checker = checker
+        self.dimension_keys = dimension_keys
         self.received = 0
 
-    def add(self, position: int, checked: tuple[PointKey, PointRow] | None) -> list[Entry] | None:
-        """Keep a valid point; return a full batch when one is ready."""
-        self.received += 1
-        if checked is not None:
-            self.rows.append((checked[0], position, checked[1]))
-            if len(self.rows) >= BATCH_SIZE:
-                full, self.rows = self.rows, []
-                return full
-        return None
+    def _fast_rows(self, points: list[fast.FastPoint] | None) -> list[PointRow] | None:
+        if points is None:
+            return None
+        return fast.rows_of(points, self.org_id, self.kpi_ids, self.dimension_keys)
+
+    def json(self, body: bytes) -> Iterator[Batch]:
+        """``{"points": [...]}``, parsed whole (a size limit bounds it)."""
+        rows = self._fast_rows(fast.decode_body(body))
+        if rows is not None:
+            self.received += len(rows)
+            yield from _chunks(range(len(rows)), rows)
+            return
+        try:
+            # The standard library's parser, not a faster one: it also reads NaN,
+            # Infinity and out-of-range numbers, so they are reported at their point.
+            document: Any = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            raise MalformedJsonError(f"The body is not valid JSON: {exc}.") from None
+        points = document.get("points") if isinstance(document, dict) else None
+        if not isinstance(points, list):
+            self.checker.problems.add(["body", "points"], 'expected {"points": [...]}', "missing")
+            return
+        extra = document.keys() - {"points"}
+        if extra:
+            self.checker.problems.add(
+                ["body"], f"unknown field(s): {', '.join(sorted(extra))}", "extra_forbidden"
+            )
+        self.received += len(points)
+        checked = [
+            (index, self.checker.from_object(index, obj)) for index, obj in enumerate(points)
+        ]
+        kept = [(index, row) for index, row in checked if row is not None]
+        self._report_repeats(kept)
+        yield from _chunks([index for index, _ in kept], [row for _, row in kept])
+
+    async def ndjson(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[Batch]:
+        numbers: list[int] = []
+        lines: list[bytes] = []
+        async for number, line in _lines(chunks):
+            if line.strip():
+                numbers.append(number)
+                lines.append(line)
+                if len(lines) == BATCH_SIZE:
+                    yield self._ndjson_batch(numbers, lines)
+                    numbers, lines = [], []
+        if lines:
+            yield self._ndjson_batch(numbers, lines)
+
+    def _ndjson_batch(self, numbers: list[int], lines: list[bytes]) -> Batch:
+        self.received += len(lines)
+        rows = self._fast_rows(fast.decode_lines(b"\n".join(lines)))
+        if rows is not None:
+            return Batch(numbers, rows)
+        kept: list[tuple[int, PointRow]] = []
+        for number, line in zip(numbers, lines, strict=True):
+            try:
+                obj = json.loads(line)
+            except (ValueError, RecursionError) as exc:
+                self.checker.problems.add(
+                    self.checker.loc_of(number), f"not JSON: {exc}", "json_invalid"
+                )
+                continue
+            row = self.checker.from_object(number, obj)
+            if row is not None:
+                kept.append((number, row))
+        self._report_repeats(kept)
+        return Batch([number for number, _ in kept], [row for _, row in kept])
+
+    def _report_repeats(self, kept: list[tuple[int, PointRow]]) -> None:
+        """Repeats with another value, within a batch checked point by point.
+
+        Repeats in batches msgspec accepted are found once staged, by SQL.
+        """
+        first_seen: dict[tuple[Any, ...], tuple[int, float]] = {}
+        for position, row in kept:
+            first = first_seen.setdefault((row[1], row[2], row[3]), (position, row[4]))
+            if first[0] != position and first[1] != row[4]:
+                self.checker.problems.add(
+                    self.checker.loc_of(position),
+                    f"the same point (kpi, ts, dimensions) as {first[0]} with another value",
+                    "duplicate_point",
+                )
+
+    async def csv(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[Batch]:
+        """A header ``kpi,ts,value`` plus optional ``dim.<name>`` columns, one point a line."""
+        problems = self.checker.problems
+        header: list[str] | None = None
+        columns: tuple[int, int, int] = (0, 0, 0)
+        dimension_columns: list[tuple[int, str]] = []
+        numbers: list[int] = []
+        rows: list[PointRow] = []
+        async for number, raw_line in _lines(chunks):
+            line = raw_line.decode("utf-8", errors="replace").rstrip("\r")
+            if not line.strip():
+                continue
+            fields = next(csv.reader([line]))
+            if header is None:
+                header = [name.strip() for name in fields]
+                missing = [name for name in CSV_REQUIRED_COLUMNS if name not in header]
+                if missing:
+                    problems.add(
+                        ["body", "line", number],
+                        f"the CSV header must name {', '.join(CSV_REQUIRED_COLUMNS)} "
+                        f"(missing: {', '.join(missing)}), plus optional dim.<name> columns",
+                        "csv_header",
+                    )
+                    return
+                kpi_at, ts_at, value_at = (header.index(name) for name in CSV_REQUIRED_COLUMNS)
+                columns = (kpi_at, ts_at, value_at)
+                dimension_columns = [
+                    (index, name.removeprefix(DIMENSION_COLUMN_PREFIX))
+                    for index, name in enumerate(header)
+                    if name.startswith(DIMENSION_COLUMN_PREFIX)
+                ]
+                continue
+            self.received += 1
+            if len(fields) != len(header):
+                problems.add(
+                    self.checker.loc_of(number),
+                    f"expected {len(header)} fields, found {len(fields)}",
+                    "csv_fields",
+                )
+                continue
+            kpi_at, ts_at, value_at = columns
+            dimensions = {name: fields[index] for index, name in dimension_columns if fields[index]}
+            row = self.checker.row(
+                number, fields[kpi_at], fields[ts_at], _csv_value(fields[value_at]), dimensions
+            )
+            if row is not None:
+                numbers.append(number)
+                rows.append(row)
+                if len(rows) == BATCH_SIZE:
+                    self._report_repeats(list(zip(numbers, rows, strict=True)))
+                    yield Batch(numbers, rows)
+                    numbers, rows = [], []
+        if header is None:
+            problems.add(["body"], "the CSV body is empty; it needs a header line", "csv_header")
+        if rows:
+            self._report_repeats(list(zip(numbers, rows, strict=True)))
+            yield Batch(numbers, rows)
 
 
-def decode_json(body: bytes, checker: PointChecker, batcher: Batcher) -> Iterator[list[Entry]]:
-    """``{"points": [...]}``, parsed whole (the body size limit bounds it)."""
-    try:
-        document: Any = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedJsonError(f"The body is not valid JSON: {exc}.") from None
-    points = document.get("points") if isinstance(document, dict) else None
-    if not isinstance(points, list):
-        checker.problems.add(["body", "points"], 'expected {"points": [...]}', "missing")
-        return
-    extra = document.keys() - {"points"}
-    if extra:
-        checker.problems.add(
-            ["body"], f"unknown field(s): {', '.join(sorted(extra))}", "extra_forbidden"
-        )
-    for index, obj in enumerate(points):
-        batch = batcher.add(index, checker.from_object(index, obj))
-        if batch is not None:
-            yield batch
-    if batcher.rows:
-        yield batcher.rows
+def _chunks(positions: Sequence[int], rows: list[PointRow]) -> Iterator[Batch]:
+    for start in range(0, len(rows), BATCH_SIZE):
+        yield Batch(positions[start : start + BATCH_SIZE], rows[start : start + BATCH_SIZE])
 
 
 async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, bytes]]:
@@ -79,80 +211,17 @@ async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, bytes
         yield number + 1, pending
 
 
-async def decode_ndjson(
-    chunks: AsyncIterator[bytes], checker: PointChecker, batcher: Batcher
-) -> AsyncIterator[list[Entry]]:
-    async for number, line in _lines(chunks):
-        if not line.strip():
-            continue
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            checker.problems.add(checker.loc_of(number), f"not JSON: {exc}", "json_invalid")
-            batcher.received += 1
-            continue
-        batch = batcher.add(number, checker.from_object(number, obj))
-        if batch is not None:
-            yield batch
-    if batcher.rows:
-        yield batcher.rows
-
-
 def _csv_value(raw: str) -> object:
-    try:
-        return float(raw)
-    except ValueError:
-        return raw  # reported by the checker as not a number
+    """A decimal number as a float; anything else is left for the checker to report.
+
+    Stricter than float(): no digit separators (1_000), no spaces inside. NaN and
+    infinities are converted, so they are reported as not finite.
+    """
+    text = raw.strip()
+    if _DECIMAL.fullmatch(text) or text.lower().lstrip("+-") in _NON_FINITE:
+        return float(text)
+    return raw
 
 
-async def decode_csv(
-    chunks: AsyncIterator[bytes], checker: PointChecker, batcher: Batcher
-) -> AsyncIterator[list[Entry]]:
-    """A header ``kpi,ts,value`` plus optional ``dim.<name>`` columns, then one point a line."""
-    header: list[str] | None = None
-    dimension_columns: list[tuple[int, str]] = []
-    async for number, raw_line in _lines(chunks):
-        line = raw_line.decode("utf-8", errors="replace").rstrip("\r")
-        if not line.strip():
-            continue
-        fields = next(csv.reader([line]))
-        if header is None:
-            header = [name.strip() for name in fields]
-            missing = [name for name in CSV_REQUIRED_COLUMNS if name not in header]
-            if missing:
-                checker.problems.add(
-                    ["body", "line", number],
-                    f"the CSV header must name {', '.join(CSV_REQUIRED_COLUMNS)} "
-                    f"(missing: {', '.join(missing)}), plus optional dim.<name> columns",
-                    "csv_header",
-                )
-                return
-            dimension_columns = [
-                (index, name.removeprefix(DIMENSION_COLUMN_PREFIX))
-                for index, name in enumerate(header)
-                if name.startswith(DIMENSION_COLUMN_PREFIX)
-            ]
-            columns = {name: index for index, name in enumerate(header)}
-            kpi_at, ts_at, value_at = (columns[name] for name in CSV_REQUIRED_COLUMNS)
-            continue
-        if len(fields) != len(header):
-            checker.problems.add(
-                checker.loc_of(number),
-                f"expected {len(header)} fields, found {len(fields)}",
-                "csv_fields",
-            )
-            batcher.received += 1
-            continue
-        dimensions = {name: fields[index] for index, name in dimension_columns if fields[index]}
-        row = checker.row(
-            number, fields[kpi_at], fields[ts_at], _csv_value(fields[value_at]), dimensions
-        )
-        batch = batcher.add(number, row)
-        if batch is not None:
-            yield batch
-    if header is None:
-        checker.problems.add(
-            ["body"], "the CSV body is empty; it needs a header line", "csv_header"
-        )
-    if batcher.rows:
-        yield batcher.rows
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NON_FINITE = frozenset(("nan", "inf", "infinity"))

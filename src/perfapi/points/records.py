@@ -1,30 +1,36 @@
-"""Turning one submitted point into a row, or into the reasons it cannot be one.
+"""Checking submitted points and turning them into rows.
 
-Pure functions on plain values: the hot path of ingestion, so no pydantic model
-per point, just the checks. A row is the tuple written by COPY:
-``(kpi_id, ts, dims_hash, value, dimensions_json)``.
+A row is the tuple COPY writes into ``points``:
+``(org_id, kpi_id, ts, dims_hash, value, dimensions_json)``.
+
+Two checkers agree on what is valid. :mod:`perfapi.points.fast` decodes a whole
+batch with msgspec and stops at the first doubt; :class:`PointChecker` here
+looks at every point and names each problem. Requests take the fast one and
+fall back to this one only to explain a refusal.
 """
 
 import hashlib
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-import orjson
-
 from perfapi.errors import FieldError
 
-PointRow = tuple[UUID, datetime, int, float, str]
+PointRow = tuple[UUID, UUID, datetime, int, float, str]
+LocOf = Callable[[int], list[str | int]]
 
 MAX_DIMENSIONS = 16
 MAX_DIMENSION_VALUE_LENGTH = 200
-DIMENSION_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+# \Z, not $: $ also matches before a trailing newline.
+DIMENSION_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z"
+DIMENSION_NAME = re.compile(DIMENSION_NAME_PATTERN)
 POINT_FIELDS = frozenset(("kpi", "ts", "value", "dimensions"))
-NO_DIMENSIONS = "{}"
+NO_DIMENSIONS = (0, "{}")
 MAX_LISTED_PROBLEMS = 100
 
 
@@ -47,10 +53,29 @@ class Problems:
 def dimensions_key(dimensions: Mapping[str, str]) -> tuple[int, str]:
     """The canonical JSON of the dimensions and its signed 64-bit hash (0 for none)."""
     if not dimensions:
-        return 0, NO_DIMENSIONS
-    canonical = orjson.dumps(dict(sorted(dimensions.items()))).decode()
+        return NO_DIMENSIONS
+    canonical = json.dumps(dict(sorted(dimensions.items())), separators=(",", ":"))
     digest = hashlib.blake2b(canonical.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True), canonical
+
+
+class DimensionKeys:
+    """``dimensions_key`` with a memory: a request repeats few distinct label sets."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[tuple[str, str], ...], tuple[int, str]] = {}
+
+    def key_of(self, dimensions: dict[str, str]) -> tuple[int, str] | None:
+        """The key, or None for labels PostgreSQL cannot store (a NUL character)."""
+        # Unsorted: the same labels in another order only add a cache entry, and
+        # sorting on every point would cost more than it saves.
+        items = tuple(dimensions.items())
+        known = self._known.get(items)
+        if known is None:
+            if any("\x00" in value for value in dimensions.values()):
+                return None
+            known = self._known[items] = dimensions_key(dimensions)
+        return known
 
 
 def parse_ts(raw: object) -> datetime | str:
@@ -63,13 +88,29 @@ def parse_ts(raw: object) -> datetime | str:
         return f"ts {raw[:40]!r} is not an RFC 3339 timestamp"
     if ts.tzinfo is None:
         return "ts needs an offset (Z or +hh:mm)"
+    if not is_storable(ts):
+        return "ts must fall between the years 1 and 9999 in UTC"
     return ts
+
+
+def is_storable(ts: datetime) -> bool:
+    """Whether the instant exists in UTC within datetime's range (years 1 to 9999)."""
+    if 1 < ts.year < 9999:
+        return True
+    try:
+        ts.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 def parse_value(raw: object) -> float | str:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         return "value must be a number"
-    value = float(raw)
+    try:
+        value = float(raw)
+    except OverflowError:
+        value = math.inf
     if not math.isfinite(value):
         return "value must be a finite number"
     return value
@@ -83,98 +124,80 @@ def check_dimensions(raw: object) -> dict[str, str] | str:
     if len(raw) > MAX_DIMENSIONS:
         return f"at most {MAX_DIMENSIONS} dimensions"
     for name, value in raw.items():
-        if not DIMENSION_NAME.fullmatch(name):
-            return f"dimension name {name[:70]!r} must match {DIMENSION_NAME.pattern}"
+        if not DIMENSION_NAME.match(name):
+            return f"dimension name {name[:70]!r} must match ^[A-Za-z0-9_][A-Za-z0-9_.-]{{0,63}}$"
         if not isinstance(value, str) or not 0 < len(value) <= MAX_DIMENSION_VALUE_LENGTH:
             return (
                 f"dimension {name!r} must be a non-empty string of at most "
                 f"{MAX_DIMENSION_VALUE_LENGTH} characters"
             )
+        if "\x00" in value:
+            return f"dimension {name!r} must not contain the NUL character"
     return raw
 
 
-# Sort key of a point: (rank of its KPI id, ts, dims_hash). Ranks follow UUID
-# order, so sorting by this key orders rows exactly as PostgreSQL orders the
-# primary key, and every writer takes row locks in that one order.
-PointKey = tuple[int, datetime, int]
-LocOf = Callable[[int], list[str | int]]
-
-
 class PointChecker:
-    """Validates the points of one request against its org's KPI keys.
+    """Checks points one by one, recording every problem with its location."""
 
-    The common case (a valid point) takes a fast path of plain lookups and
-    conversions; any failure re-checks the point slowly to name every problem.
-    """
-
-    def __init__(self, kpi_ids: Mapping[str, UUID], problems: Problems, loc_of: LocOf) -> None:
-        ranked = sorted(kpi_ids.items(), key=lambda item: item[1])
-        self.kpis = {key: (rank, kpi_id) for rank, (key, kpi_id) in enumerate(ranked)}
+    def __init__(
+        self,
+        org_id: UUID,
+        kpi_ids: Mapping[str, UUID],
+        dimension_keys: DimensionKeys,
+        problems: Problems,
+        loc_of: LocOf,
+    ) -> None:
+        self.org_id = org_id
+        self.kpi_ids = kpi_ids
+        self.dimension_keys = dimension_keys
         self.problems = problems
         self.loc_of = loc_of
-        self._dimensions: dict[tuple[tuple[str, str], ...], tuple[int, str]] = {
-            (): (0, NO_DIMENSIONS)
-        }
 
     def row(
         self, position: int, kpi: object, ts: object, value: object, dimensions: object
-    ) -> tuple[PointKey, PointRow] | None:
-        """The point's key and row, or None with its problems recorded."""
-        try:
-            rank, kpi_id = self.kpis[kpi]  # type: ignore[index]
-            when = datetime.fromisoformat(ts)  # type: ignore[arg-type]
-            if when.tzinfo is None or type(value) not in (float, int):
-                raise ValueError
-            number = float(value)  # type: ignore[arg-type]
-            if not math.isfinite(number):
-                raise ValueError
-            dims_hash, dims_json = self._dimensions_of(dimensions)
-        except (KeyError, TypeError, ValueError):
-            self._report(self.loc_of(position), kpi, ts, value, dimensions)
-            return None
-        return (rank, when, dims_hash), (kpi_id, when, dims_hash, number, dims_json)
-
-    def _dimensions_of(self, dimensions: object) -> tuple[int, str]:
-        if dimensions is None:
-            return 0, NO_DIMENSIONS
-        if type(dimensions) is not dict:
-            raise TypeError
-        items = tuple(sorted(dimensions.items()))
-        known = self._dimensions.get(items)
-        if known is None:
-            if isinstance(check_dimensions(dimensions), str):
-                raise ValueError
-            known = self._dimensions[items] = dimensions_key(dimensions)
-        return known
-
-    def _report(
-        self, loc: list[str | int], kpi: object, ts: object, value: object, dimensions: object
-    ) -> None:
-        if not isinstance(kpi, str) or kpi not in self.kpis:
+    ) -> PointRow | None:
+        """The point's row, or None with its problems recorded."""
+        loc = self.loc_of(position)
+        kpi_id = self.kpi_ids.get(kpi) if isinstance(kpi, str) else None
+        if kpi_id is None:
             if kpi is None:
                 self.problems.add([*loc, "kpi"], "kpi is required", "missing")
             else:
-                self.problems.add(
-                    [*loc, "kpi"], f"unknown KPI key {str(kpi)[:70]!r}", "unknown_kpi"
-                )
+                message = f"unknown KPI key {str(kpi)[:70]!r}"
+                self.problems.add([*loc, "kpi"], message, "unknown_kpi")
+        checked_ts = parse_ts(ts)
+        checked_value = parse_value(value)
+        checked_dimensions = check_dimensions(dimensions)
         for name, reason, type_ in (
-            ("ts", parse_ts(ts), "invalid_ts"),
-            ("value", parse_value(value), "invalid_value"),
-            ("dimensions", check_dimensions(dimensions), "invalid_dimensions"),
+            ("ts", checked_ts, "invalid_ts"),
+            ("value", checked_value, "invalid_value"),
+            ("dimensions", checked_dimensions, "invalid_dimensions"),
         ):
             if isinstance(reason, str):
                 self.problems.add([*loc, name], reason, type_)
+        if (
+            kpi_id is None
+            or isinstance(checked_ts, str)
+            or isinstance(checked_value, str)
+            or isinstance(checked_dimensions, str)
+        ):
+            return None
+        key = self.dimension_keys.key_of(checked_dimensions) if checked_dimensions else None
+        dims_hash, dims_json = key or NO_DIMENSIONS
+        return self.org_id, kpi_id, checked_ts, dims_hash, checked_value, dims_json
 
-    def from_object(self, position: int, obj: Any) -> tuple[PointKey, PointRow] | None:
-        if type(obj) is not dict:
+    def from_object(self, position: int, obj: Any) -> PointRow | None:
+        if not isinstance(obj, dict):
             self.problems.add(
                 self.loc_of(position), "a point must be a JSON object", "invalid_point"
             )
             return None
-        if not obj.keys() <= POINT_FIELDS:
-            unknown = ", ".join(sorted(obj.keys() - POINT_FIELDS))
+        unknown = obj.keys() - POINT_FIELDS
+        if unknown:
             self.problems.add(
-                self.loc_of(position), f"unknown field(s): {unknown}", "extra_forbidden"
+                self.loc_of(position),
+                f"unknown field(s): {', '.join(sorted(unknown))}",
+                "extra_forbidden",
             )
             return None
         return self.row(

@@ -1,4 +1,4 @@
-"""Ingestion: decode, validate, write, all or nothing."""
+"""Ingestion: decode, check, write, all or nothing."""
 
 from collections.abc import AsyncIterator, Callable
 from uuid import UUID
@@ -7,16 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.errors import UnsupportedMediaTypeError, ValidationFailedError
 from perfapi.points import repository
-from perfapi.points.decoding import (
-    Batcher,
-    Entry,
-    decode_csv,
-    decode_json,
-    decode_ndjson,
-)
-from perfapi.points.records import PointChecker, Problems
+from perfapi.points.decoding import Batch, Decoder
+from perfapi.points.records import DimensionKeys, PointChecker, Problems
 from perfapi.points.schemas import IngestResult
-from perfapi.points.writer import PointWriter
+from perfapi.points.writer import KpiDeletedError, PointWriter
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
@@ -40,17 +34,16 @@ def _loc_of(media_type: str) -> Callable[[int], list[str | int]]:
 
 
 async def _batches(
-    media_type: str, chunks: AsyncIterator[bytes], checker: PointChecker, batcher: Batcher
-) -> AsyncIterator[list[Entry]]:
+    media_type: str, chunks: AsyncIterator[bytes], decoder: Decoder
+) -> AsyncIterator[Batch]:
     if media_type == JSON:
-        body = b"".join([chunk async for chunk in chunks])
-        for batch in decode_json(body, checker, batcher):
+        for batch in decoder.json(b"".join([chunk async for chunk in chunks])):
             yield batch
     elif media_type == NDJSON:
-        async for batch in decode_ndjson(chunks, checker, batcher):
+        async for batch in decoder.ndjson(chunks):
             yield batch
     else:
-        async for batch in decode_csv(chunks, checker, batcher):
+        async for batch in decoder.csv(chunks):
             yield batch
 
 
@@ -60,12 +53,20 @@ async def ingest(
     """Store every point of the request, or none of them (422 listing what is wrong)."""
     problems = Problems()
     loc_of = _loc_of(media_type)
-    checker = PointChecker(await repository.kpi_ids_by_key(session, org_id), problems, loc_of)
-    batcher = Batcher()
-    writer = PointWriter(session, org_id, loc_of)
-    async for batch in _batches(media_type, chunks, checker, batcher):
-        await writer.add(batch, problems)
-    counts = await writer.finish(problems)
+    org_id, kpi_ids = await repository.kpi_ids_by_key(session, org_id)
+    dimension_keys = DimensionKeys()
+    checker = PointChecker(org_id, kpi_ids, dimension_keys, problems, loc_of)
+    decoder = Decoder(org_id, kpi_ids, checker, dimension_keys)
+    writer = PointWriter(session, loc_of)
+    async for batch in _batches(media_type, chunks, decoder):
+        await writer.add(batch)
+    try:
+        counts = await writer.finish(problems)
+    except KpiDeletedError:
+        problems.add(
+            ["body"], "a KPI named here was deleted while the points were sent", "unknown_kpi"
+        )
+        counts = None
     if counts is None:
         raise ValidationFailedError(
             problems.listed,
@@ -73,8 +74,8 @@ async def ingest(
             total=problems.total,
         )
     return IngestResult(
-        received=batcher.received,
+        received=decoder.received,
         inserted=counts.inserted,
         updated=counts.updated,
-        unchanged=batcher.received - counts.inserted - counts.updated,
+        unchanged=decoder.received - counts.inserted - counts.updated,
     )
