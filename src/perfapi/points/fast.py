@@ -12,29 +12,17 @@ from uuid import UUID
 
 import msgspec
 
-from perfapi.points.records import (
-    DIMENSION_NAME_PATTERN,
-    MAX_DIMENSION_VALUE_LENGTH,
-    MAX_DIMENSIONS,
-    NO_DIMENSIONS,
-    DimensionKeys,
-    PointRow,
-)
+from perfapi.points.records import NO_DIMENSIONS, DimensionKeys, PointRow
 
 _LARGEST_FLOAT = 1.7976931348623157e308
-
-DimensionName = Annotated[str, msgspec.Meta(pattern=DIMENSION_NAME_PATTERN)]
-DimensionValue = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_DIMENSION_VALUE_LENGTH)]
 
 
 class FastPoint(msgspec.Struct, forbid_unknown_fields=True):
     kpi: str
     ts: Annotated[datetime, msgspec.Meta(tz=True)]
     value: Annotated[float, msgspec.Meta(ge=-_LARGEST_FLOAT, le=_LARGEST_FLOAT)]
-    dimensions: (
-        Annotated[dict[DimensionName, DimensionValue], msgspec.Meta(max_length=MAX_DIMENSIONS)]
-        | None
-    ) = None
+    # Labels are checked once per distinct set, by DimensionKeys, not per point.
+    dimensions: dict[str, str] | None = None
 
 
 class FastBody(msgspec.Struct, forbid_unknown_fields=True):

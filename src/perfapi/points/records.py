@@ -66,13 +66,13 @@ class DimensionKeys:
         self._known: dict[tuple[tuple[str, str], ...], tuple[int, str]] = {}
 
     def key_of(self, dimensions: dict[str, str]) -> tuple[int, str] | None:
-        """The key, or None for labels PostgreSQL cannot store (a NUL character)."""
+        """The key, or None for labels that are not valid (see ``check_dimensions``)."""
         # Unsorted: the same labels in another order only add a cache entry, and
         # sorting on every point would cost more than it saves.
         items = tuple(dimensions.items())
         known = self._known.get(items)
         if known is None:
-            if any("\x00" in value for value in dimensions.values()):
+            if isinstance(check_dimensions(dimensions), str):
                 return None
             known = self._known[items] = dimensions_key(dimensions)
         return known

@@ -28,10 +28,6 @@ class WriteCounts:
     updated: int
 
 
-# Rows sort by the primary key's order: (org_id, kpi_id, ts, dims_hash).
-_KEY = itemgetter(0, 1, 2, 3)
-
-
 class KpiDeletedError(Exception):
     """A KPI named by the request was deleted while the request ran."""
 
@@ -97,7 +93,7 @@ class PointWriter:
     async def _copy_if_all_new(self, batch: Batch) -> bool:
         # Key order, as the merge uses: concurrent writers then take row locks in
         # one order and cannot deadlock.
-        rows = sorted(batch.rows, key=_KEY)
+        rows = sorted(batch.rows)  # plain tuple order is key order, and fastest
         kpi_ids = set(map(itemgetter(1), rows))
         first = min(rows, key=_TS)[2]
         last = max(rows, key=_TS)[2]
