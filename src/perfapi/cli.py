@@ -201,12 +201,13 @@ def import_command(
         str, typer.Option(envvar="PERFAPI_API_KEY", help="An API key with the ingest scope.")
     ] = "",
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 5000,
+    parallel: Annotated[int, typer.Option(min=1, max=16, help="Batches in flight.")] = 4,
 ) -> None:
     """Stream a CSV or NDJSON file of points to a running server, in batches."""
     if not key:
         raise _fail("pass --key or set PERFAPI_API_KEY")
     try:
-        summary = asyncio.run(run_import(file, file.stat().st_size, url, key, batch_size))
+        summary = asyncio.run(run_import(file, file.stat().st_size, url, key, batch_size, parallel))
     except ImportFailedError as exc:
         raise _fail(f"{file}: {exc}") from None
     print_import_summary(out, file, summary)

@@ -125,6 +125,34 @@ async def test_bad_line_stops_the_import_with_its_file_line(
     assert [item["ts"] for item in stored] == [ts(4999)]
 
 
+async def test_parallel_batches_store_everything_once(
+    importing: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    kpi_id = await create_kpi(client, tenant, KPI)
+    path = csv_file(tmp_path / "points.csv", 12_000)
+    summary = await import_file(importing, path, batch_size=2000, parallel=4, backoff_seconds=0)
+    assert (summary.received, summary.inserted, summary.batches) == (12_000, 12_000, 6)
+    assert await count_points(sessionmaker, kpi_id) == 12_000
+
+
+async def test_parallel_import_reports_the_earliest_bad_line(
+    importing: httpx.AsyncClient, client: httpx.AsyncClient, tenant: Tenant, tmp_path: Path
+) -> None:
+    await create_kpi(client, tenant, KPI)
+    lines = ndjson_lines(KPI, 12_000)
+    for index in (3_500, 9_100):
+        lines[index] = b'{"kpi":"%s","ts":"2026-01-05T10:00:00","value":1}\n' % KPI.encode()
+    path = tmp_path / "points.ndjson"
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(ImportFailedError) as failure:
+        await import_file(importing, path, batch_size=1000, parallel=4, backoff_seconds=0)
+    assert "line 3501" in str(failure.value)
+
+
 async def test_bad_csv_line_is_named_by_its_file_line(
     importing: httpx.AsyncClient, client: httpx.AsyncClient, tenant: Tenant, tmp_path: Path
 ) -> None:

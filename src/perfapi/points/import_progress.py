@@ -18,7 +18,7 @@ from perfapi.points.importer import ImportSummary, import_file
 
 
 async def run_import(
-    path: Path, size_bytes: int, url: str, key: str, batch_size: int
+    path: Path, size_bytes: int, url: str, key: str, batch_size: int, parallel: int
 ) -> ImportSummary:
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -38,7 +38,9 @@ async def run_import(
     with progress:
         task = progress.add_task(path.name, total=size_bytes, points=0, rate=0.0)
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=300) as client:
-            return await import_file(client, path, batch_size=batch_size, on_progress=advance)
+            return await import_file(
+                client, path, batch_size=batch_size, parallel=parallel, on_progress=advance
+            )
 
 
 def print_import_summary(console: Console, path: Path, summary: ImportSummary) -> None:

@@ -137,17 +137,40 @@ async def import_file(
     batch_size: int = 5000,
     max_attempts: int = 5,
     backoff_seconds: float = 0.5,
+    parallel: int = 1,
     on_progress: Callable[[int, ImportSummary], None] = lambda _bytes, _summary: None,
 ) -> ImportSummary:
-    """Send the file; return what the server reported. Raises ImportFailedError."""
+    """Send the file, ``parallel`` batches in flight; return what the server reported.
+
+    Raises ImportFailedError for the first failing batch (by line), once the
+    batches already in flight have finished.
+    """
     media_type = media_type_for(path)
     summary = ImportSummary()
     started = time.monotonic()
-    with path.open(encoding="utf-8", newline="") as handle:
-        for header, batch in batches(handle, media_type, batch_size):
+    in_flight: set[asyncio.Task[None]] = set()
+    failures: list[tuple[int, ImportFailedError]] = []
+
+    async def send(header: str, batch: Batch) -> None:
+        try:
             await send_batch(
                 client, header, batch, media_type, summary, max_attempts, backoff_seconds
             )
-            summary.seconds = time.monotonic() - started
-            on_progress(batch.size_bytes, summary)
+        except ImportFailedError as exc:
+            failures.append((batch.first_line, exc))
+            return
+        summary.seconds = time.monotonic() - started
+        on_progress(batch.size_bytes, summary)
+
+    with path.open(encoding="utf-8", newline="") as handle:
+        for header, batch in batches(handle, media_type, batch_size):
+            if len(in_flight) >= parallel:
+                _, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            if failures:
+                break
+            in_flight.add(asyncio.create_task(send(header, batch)))
+        if in_flight:
+            await asyncio.wait(in_flight)
+    if failures:
+        raise min(failures, key=lambda failure: failure[0])[1]
     return summary
