@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import orjson
+import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,7 +35,7 @@ def point(kpi: str, minute: int, value: float, **dimensions: str) -> dict[str, A
 
 
 def ndjson(points: Iterable[object]) -> bytes:
-    return b"".join(orjson.dumps(item) + b"\n" for item in points)
+    return b"".join(msgspec.json.encode(item) + b"\n" for item in points)
 
 
 def ndjson_lines(kpi: str, count: int, value: float = 1.0, start: int = 0) -> list[bytes]:
@@ -135,9 +135,9 @@ async def assert_no_points(client: httpx.AsyncClient, tenant: Tenant, kpi_id: st
 def by_time(items: list[dict[str, Any]]) -> dict[tuple[datetime, str], float]:
     """Stored points as {(ts, dimensions json): value}."""
     return {
-        (datetime.fromisoformat(item["ts"]), orjson.dumps(item["dimensions"]).decode()): item[
-            "value"
-        ]
+        (datetime.fromisoformat(item["ts"]), msgspec.json.encode(item["dimensions"]).decode()): (
+            item["value"]
+        )
         for item in items
     }
 
@@ -157,7 +157,7 @@ FORMATS = ("json", "ndjson", "csv")
 def encode(fmt: str, points: list[dict[str, Any]]) -> tuple[bytes, str]:
     """A request body holding ``points`` in one of the three formats, and its media type."""
     if fmt == "json":
-        return orjson.dumps({"points": points}), "application/json"
+        return msgspec.json.encode({"points": points}), "application/json"
     if fmt == "ndjson":
         return ndjson(points), NDJSON
     names = sorted({name for item in points for name in item.get("dimensions") or {}})

@@ -5,7 +5,7 @@ import io
 import uuid
 
 import httpx
-import orjson
+import msgspec
 import pytest
 
 from tests.points.helpers import (
@@ -216,7 +216,7 @@ async def test_ndjson_export(client: httpx.AsyncClient, tenant: Tenant) -> None:
     )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/x-ndjson")
-    lines = [orjson.loads(line) for line in response.text.splitlines()]
+    lines = [msgspec.json.decode(line) for line in response.text.splitlines()]
     assert lines == [
         {"ts": ts(0), "value": 0.0, "dimensions": {"team": "emea", "region": "north"}},
         {"ts": ts(2), "value": 2.0, "dimensions": {"team": "emea"}},
