@@ -52,7 +52,7 @@ async def database_url(database_server_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, log_json=False)
+    return Settings(database_url=database_url, log_json=False, rollup_refresh_seconds=0)
 
 
 @pytest.fixture(scope="session")

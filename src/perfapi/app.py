@@ -1,5 +1,7 @@
 """``create_app(settings)``: the whole service, wired from settings passed in."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -23,6 +25,10 @@ from perfapi.ops.endpoints import router as ops_router
 from perfapi.ops.metrics import HttpMetrics
 from perfapi.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from perfapi.points.endpoints import router as points_router
+from perfapi.reports.kpi_endpoints import router as kpi_reports_router
+from perfapi.reports.org_endpoints import router as org_reports_router
+from perfapi.reports.progress_endpoints import router as progress_router
+from perfapi.rollups.worker import refresh_forever
 
 DESCRIPTION = """\
 Strategy and performance management, API first: objectives with key results,
@@ -44,9 +50,18 @@ def create_app(settings: Settings) -> FastAPI:
         engine = create_engine(settings.database_url, settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        refresher = None
+        if settings.rollup_refresh_seconds > 0:
+            refresher = asyncio.create_task(
+                refresh_forever(app.state.sessionmaker, settings.rollup_refresh_seconds)
+            )
         try:
             yield
         finally:
+            if refresher is not None:
+                refresher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await refresher
             await engine.dispose()
 
     app = FastAPI(
@@ -82,11 +97,14 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (
         ops_router,
         objectives_router,
+        progress_router,
         objective_kpis_router,
         key_results_router,
         check_ins_router,
         kpis_router,
         points_router,
+        kpi_reports_router,
+        org_reports_router,
         api_keys_router,
     ):
         app.include_router(router)

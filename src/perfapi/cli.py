@@ -5,6 +5,8 @@ import json
 import signal
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, TypeVar
@@ -23,6 +25,7 @@ from perfapi.config import Settings
 from perfapi.db.embedded import DataDirInUseError, embedded_postgres, serve_lock
 from perfapi.db.engine import create_engine
 from perfapi.db.migrate import migrate, migration_lock, upgrade_to_head
+from perfapi.demo import DemoSummary, OrgNotEmptyError, load_demo
 from perfapi.errors import ProblemError
 from perfapi.ops.gc import tune_garbage_collector
 from perfapi.ops.logs import configure_logging
@@ -211,6 +214,30 @@ def import_command(
     except ImportFailedError as exc:
         raise _fail(f"{file}: {exc}") from None
     print_import_summary(out, file, summary)
+
+
+@cli.command()
+def demo(
+    org: Annotated[str, typer.Option(help="The org to fill; it must be empty.")] = "default",
+    seed: Annotated[int, typer.Option(help="Another seed, other numbers.")] = 7,
+) -> None:
+    """Fill an empty org with a year of realistic strategy, KPIs and measurements."""
+    settings = Settings()
+    today = datetime.now(UTC).date()
+
+    async def work(session: AsyncSession) -> DemoSummary:
+        owner = await orgs.org_named(session, org)
+        return await load_demo(session, owner.id, today=today, seed=seed)
+
+    with _database(settings) as settings:
+        try:
+            summary = _run(settings, work)
+        except OrgNotEmptyError as exc:
+            raise _fail(str(exc)) from None
+    table = Table(title=f"demo data in org {org}", show_header=False)
+    for name, value in asdict(summary).items():
+        table.add_row(name.replace("_", " "), f"{value:,}")
+    out.print(table)
 
 
 @cli.command()

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     idempotency_retention_hours: int = Field(
         default=24, ge=24, description="How long Idempotency-Key replies are kept."
     )
+    rollup_refresh_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How often rollups are brought up to date; 0 turns the background task off.",
+    )
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)

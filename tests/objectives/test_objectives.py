@@ -412,6 +412,7 @@ async def test_another_orgs_objectives_are_404_and_untouched(
     link = await client.put(f"{base}/kpis/{kpi['id']}", headers=other_tenant.headers)
     assert link.status_code == 201
     key_result = await add_key_result(client, other_tenant, theirs["id"])
+    theirs = await get_json(client, other_tenant, base)  # now with its key result's progress
 
     url = path.format(objective=theirs["id"], kpi=kpi["id"])
     response = await client.request(method, url, headers=tenant.headers, json=payload)

@@ -12,13 +12,26 @@ def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     return sessionmaker
 
 
+READ_METHODS = frozenset(("GET", "HEAD"))
+
+
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Yield the request's session; commit after the handler succeeded.
 
     Used with ``scope="function"`` so the commit runs before the response is sent:
     a failed commit propagates and becomes a 5xx instead of a 2xx already on the wire.
+
+    Reads run in one read-only REPEATABLE READ transaction: every number of a
+    report comes from one snapshot, however many statements compute it.
     """
     async with get_sessionmaker(request)() as session:
+        if request.method in READ_METHODS:
+            await session.connection(
+                execution_options={
+                    "isolation_level": "REPEATABLE READ",
+                    "postgresql_readonly": True,
+                }
+            )
         try:
             yield session
         except BaseException:

@@ -1,15 +1,21 @@
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.auth.dependencies import ReadAccess, WriteAccess
 from perfapi.db.session import DbSession
 from perfapi.key_results import repository, service
+from perfapi.key_results.presenter import present, present_one
 from perfapi.key_results.schemas import KeyResult, KeyResultCreate, KeyResultUpdate
 from perfapi.kit.exports import ExportFormat, ExportFormatParam, export_response, export_responses
 from perfapi.kit.pagination import Page, Pagination, page_response
 from perfapi.kit.routing import JsonBodyRoute
+from perfapi.models import KeyResult as KeyResultRow
 from perfapi.objectives import service as objectives
+from perfapi.reports.params import AsOf
 
 router = APIRouter(tags=["Key results"], route_class=JsonBodyRoute)
 
@@ -29,24 +35,29 @@ async def list_key_results(
     export_format: ExportFormatParam,
     request: Request,
     response: Response,
+    as_of: AsOf,
 ) -> Page[KeyResult] | Response:
     org_id = principal.org_id
     await objectives.get(session, org_id, objective_id)
     if export_format is not ExportFormat.JSON:
+
+        async def items_of(s: AsyncSession, rows: Sequence[KeyResultRow]) -> list[KeyResult]:
+            return await present(s, org_id, rows, as_of)
+
         return await export_response(
             request,
             export_format,
             fetch_page=lambda s, after, limit: repository.list_page(
                 s, org_id, objective_id, after=after, limit=limit
             ),
-            to_item=KeyResult.model_validate,
+            items_of=items_of,
             item_model=KeyResult,
             filename="key-results",
         )
     key_results, next_key = await repository.list_page(
         session, org_id, objective_id, after=pagination.after_created(), limit=pagination.limit
     )
-    items = [KeyResult.model_validate(key_result) for key_result in key_results]
+    items = await present(session, org_id, key_results, as_of)
     return page_response(request, response, items, next_key)
 
 
@@ -65,16 +76,17 @@ async def create_key_result(
 ) -> KeyResult:
     key_result = await service.create(session, principal.org_id, objective_id, body)
     response.headers["Location"] = f"/v1/key-results/{key_result.id}"
-    return KeyResult.model_validate(key_result)
+    return await present_one(session, principal.org_id, key_result, datetime.now(UTC))
 
 
 @router.get(
     "/v1/key-results/{key_result_id}", operation_id="getKeyResult", summary="Get a key result"
 )
 async def get_key_result(
-    key_result_id: UUID, principal: ReadAccess, session: DbSession
+    key_result_id: UUID, principal: ReadAccess, session: DbSession, as_of: AsOf
 ) -> KeyResult:
-    return KeyResult.model_validate(await service.get(session, principal.org_id, key_result_id))
+    key_result = await service.get(session, principal.org_id, key_result_id)
+    return await present_one(session, principal.org_id, key_result, as_of)
 
 
 @router.patch(
@@ -86,7 +98,7 @@ async def update_key_result(
     key_result_id: UUID, body: KeyResultUpdate, principal: WriteAccess, session: DbSession
 ) -> KeyResult:
     key_result = await service.update(session, principal.org_id, key_result_id, body)
-    return KeyResult.model_validate(key_result)
+    return await present_one(session, principal.org_id, key_result, datetime.now(UTC))
 
 
 @router.delete(

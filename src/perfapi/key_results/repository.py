@@ -1,8 +1,10 @@
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.kit.repository import created_sort_key, keyset_page
@@ -96,3 +98,42 @@ async def list_check_ins_page(
         after=after,
         limit=limit,
     )
+
+
+async def of_objectives(
+    session: AsyncSession, org_id: UUID, objective_ids: Sequence[UUID]
+) -> list[KeyResult]:
+    statement = (
+        select(KeyResult)
+        .where(KeyResult.org_id == org_id, KeyResult.objective_id.in_(list(objective_ids)))
+        .order_by(KeyResult.created_at, KeyResult.id)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def latest_check_in_values(
+    session: AsyncSession, org_id: UUID, key_result_ids: Sequence[UUID], as_of: datetime
+) -> dict[UUID, float]:
+    """Each key result's latest check-in value at or before ``as_of``."""
+    rows = await session.execute(
+        select(CheckIn.key_result_id, CheckIn.value)
+        .where(
+            CheckIn.org_id == org_id,
+            CheckIn.key_result_id.in_(list(key_result_ids)),
+            CheckIn.at <= as_of,
+        )
+        .order_by(CheckIn.key_result_id, CheckIn.at.desc(), CheckIn.created_at.desc())
+        .ext(distinct_on(CheckIn.key_result_id))
+    )
+    # Not dict(rows): a Result has .keys(), so dict() would take it for a mapping.
+    return {key_result_id: value for key_result_id, value in rows}  # noqa: C416
+
+
+async def kpi_ids_in_use(session: AsyncSession, org_id: UUID) -> list[tuple[UUID, UUID]]:
+    """Every (objective_id, kpi_id) of a key result reading a KPI."""
+    rows = await session.execute(
+        select(KeyResult.objective_id, KeyResult.kpi_id).where(
+            KeyResult.org_id == org_id, KeyResult.kpi_id.is_not(None)
+        )
+    )
+    return [(objective_id, kpi_id) for objective_id, kpi_id in rows if kpi_id is not None]

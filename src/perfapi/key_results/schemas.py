@@ -70,6 +70,11 @@ class KeyResult(ResponseModel):
     kpi_id: UUID | None
     unit: str | None
     weight: float
+    current_value: float | None = Field(
+        description="From the KPI over the objective's period, or the latest check-in; as of "
+        "now or `as_of`. Null without data."
+    )
+    progress: float = Field(description="0 to 1 by the direction's rule; 0 without data.")
     created_at: datetime
     updated_at: datetime
 

@@ -88,8 +88,11 @@ def flat_row(item: BaseModel) -> dict[str, Any]:
     return row
 
 
+ItemsOf = Callable[[AsyncSession, Sequence[RowT]], Awaitable[Sequence[BaseModel]]]
+
+
 async def _items(
-    request: Request, fetch_page: PageFetcher[RowT], to_item: Callable[[RowT], BaseModel]
+    request: Request, fetch_page: PageFetcher[RowT], items_of: ItemsOf[RowT]
 ) -> AsyncIterator[BaseModel]:
     async with get_sessionmaker(request)() as session:
         await session.connection(
@@ -98,8 +101,8 @@ async def _items(
         after: list[Any] | None = None
         while True:
             rows, after = await fetch_page(session, after, EXPORT_BATCH_SIZE)
-            for row in rows:
-                yield to_item(row)
+            for item in await items_of(session, rows):
+                yield item
             if after is None:
                 return
 
@@ -139,18 +142,28 @@ async def export_response(
     export_format: ExportFormat,
     *,
     fetch_page: PageFetcher[RowT],
-    to_item: Callable[[RowT], BaseModel],
     item_model: type[BaseModel],
     filename: str,
+    to_item: Callable[[RowT], BaseModel] | None = None,
+    items_of: ItemsOf[RowT] | None = None,
     csv_columns: list[str] | None = None,
     csv_row: Callable[[BaseModel], dict[str, Any]] = flat_row,
 ) -> StreamingResponse:
     """Stream every row ``fetch_page`` yields as CSV or NDJSON.
 
-    CSV columns default to the item model's fields, with ``flat_row`` flattening
-    each item; a resource with columns known only at run time passes both.
+    Rows become items one by one (``to_item``) or a batch at a time (``items_of``,
+    for items computed from more than their row). CSV columns default to the
+    item model's fields, with ``flat_row`` flattening each item; a resource with
+    columns known only at run time passes both.
     """
-    items = _items(request, fetch_page, to_item)
+    if items_of is None:
+        assert to_item is not None
+        convert = to_item
+
+        async def items_of(_session: AsyncSession, rows: Sequence[RowT]) -> list[BaseModel]:
+            return [convert(row) for row in rows]
+
+    items = _items(request, fetch_page, items_of)
     if export_format is ExportFormat.CSV:
         columns = csv_columns or list(item_model.model_fields)
         chunks = _csv_chunks(items, columns, csv_row)
@@ -172,3 +185,29 @@ async def _prepend(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:
     yield first
     async for chunk in rest:
         yield chunk
+
+
+def computed_export(
+    items: Sequence[BaseModel],
+    export_format: ExportFormat,
+    *,
+    item_model: type[BaseModel],
+    filename: str,
+) -> StreamingResponse:
+    """Rows already computed in memory (report rows, series buckets), as CSV or NDJSON."""
+
+    async def rows() -> AsyncIterator[BaseModel]:
+        for item in items:
+            yield item
+
+    if export_format is ExportFormat.CSV:
+        chunks = _csv_chunks(rows(), list(item_model.model_fields), flat_row)
+        media_type, extension = f"{CSV_MEDIA_TYPE}; charset=utf-8", "csv"
+    else:
+        chunks = _ndjson_chunks(rows())
+        media_type, extension = NDJSON_MEDIA_TYPE, "ndjson"
+    return StreamingResponse(
+        chunks,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}.{extension}"'},
+    )

@@ -1,6 +1,6 @@
 """Base classes for request and response models."""
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -28,3 +28,15 @@ def not_null(*fields: str) -> Any:
         return value
 
     return field_validator(*fields, mode="before")(reject_null)
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def with_computed(model: type[ModelT], row: object, **computed: Any) -> ModelT:
+    """The response ``model`` from a stored row plus fields computed on read."""
+    values = {
+        name: computed[name] if name in computed else getattr(row, name)
+        for name in model.model_fields
+    }
+    return model.model_validate(values)

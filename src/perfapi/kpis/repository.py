@@ -134,3 +134,41 @@ async def remove_target(session: AsyncSession, org_id: UUID, target_id: UUID) ->
         .returning(KpiTarget.id)
     )
     return result.first() is not None
+
+
+async def by_ids(session: AsyncSession, org_id: UUID, kpi_ids: Sequence[UUID]) -> dict[UUID, Kpi]:
+    rows = await session.scalars(select(Kpi).where(Kpi.org_id == org_id, Kpi.id.in_(list(kpi_ids))))
+    return {kpi.id: kpi for kpi in rows}
+
+
+async def all_of_org(session: AsyncSession, org_id: UUID) -> list[Kpi]:
+    statement = select(Kpi).where(Kpi.org_id == org_id).order_by(Kpi.created_at, Kpi.id)
+    return list((await session.scalars(statement)).all())
+
+
+async def target_covering(
+    session: AsyncSession, org_id: UUID, kpi_id: UUID, day: date
+) -> KpiTarget | None:
+    target: KpiTarget | None = await session.scalar(
+        select(KpiTarget).where(
+            KpiTarget.org_id == org_id,
+            KpiTarget.kpi_id == kpi_id,
+            KpiTarget.period_start <= day,
+            KpiTarget.period_end >= day,
+        )
+    )
+    return target
+
+
+async def target_for_period(
+    session: AsyncSession, org_id: UUID, kpi_id: UUID, start: date, end: date
+) -> KpiTarget | None:
+    target: KpiTarget | None = await session.scalar(
+        select(KpiTarget).where(
+            KpiTarget.org_id == org_id,
+            KpiTarget.kpi_id == kpi_id,
+            KpiTarget.period_start == start,
+            KpiTarget.period_end == end,
+        )
+    )
+    return target

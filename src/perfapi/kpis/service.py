@@ -9,6 +9,7 @@ from perfapi.kpis import repository
 from perfapi.kpis.schemas import KpiCreate, KpiTargetCreate, KpiUpdate
 from perfapi.models import Kpi, KpiTarget
 from perfapi.points import repository as points
+from perfapi.rollups import repository as rollups
 
 KPI_NOT_FOUND = "No KPI with this id."
 
@@ -47,6 +48,7 @@ async def delete(session: AsyncSession, org_id: UUID, kpi_id: UUID) -> None:
             f"{users} key result(s) read from this KPI; delete them or clear their kpi_id first."
         )
     await points.delete_all_of_kpi(session, org_id, kpi_id)
+    await rollups.delete_kpi_rollups(session, org_id, kpi_id)
     await repository.remove(session, kpi)
 
 

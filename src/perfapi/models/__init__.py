@@ -7,6 +7,7 @@ from perfapi.models.kpi import Kpi, KpiTarget
 from perfapi.models.objective import CheckIn, KeyResult, Objective, ObjectiveKpi
 from perfapi.models.org import Org
 from perfapi.models.point import Point
+from perfapi.models.rollup import KpiDayRollup, KpiMonthRollup, RollupChange
 
 __all__ = [
     "ApiKey",
@@ -15,9 +16,12 @@ __all__ = [
     "IdempotencyKey",
     "KeyResult",
     "Kpi",
+    "KpiDayRollup",
+    "KpiMonthRollup",
     "KpiTarget",
     "Objective",
     "ObjectiveKpi",
     "Org",
     "Point",
+    "RollupChange",
 ]

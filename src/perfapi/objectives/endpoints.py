@@ -1,8 +1,10 @@
-from datetime import date
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.auth.dependencies import ReadAccess, WriteAccess
 from perfapi.db.session import DbSession
@@ -11,7 +13,9 @@ from perfapi.kit.exports import ExportFormat, ExportFormatParam, export_response
 from perfapi.kit.openapi import problem_responses
 from perfapi.kit.pagination import Page, Pagination, page_response
 from perfapi.kit.routing import JsonBodyRoute
+from perfapi.models import Objective as ObjectiveRow
 from perfapi.objectives import repository, service
+from perfapi.objectives.presenter import present, present_one
 from perfapi.objectives.repository import ObjectiveFilters
 from perfapi.objectives.schemas import (
     Objective,
@@ -19,6 +23,7 @@ from perfapi.objectives.schemas import (
     ObjectiveStatus,
     ObjectiveUpdate,
 )
+from perfapi.reports.params import AsOf, Threshold
 
 router = APIRouter(tags=["Objectives"], route_class=JsonBodyRoute)
 
@@ -76,23 +81,29 @@ async def list_objectives(
     export_format: ExportFormatParam,
     request: Request,
     response: Response,
+    as_of: AsOf,
+    threshold: Threshold = 1.0,
 ) -> Page[Objective] | Response:
     org_id = principal.org_id
     if export_format is not ExportFormat.JSON:
+
+        async def items_of(s: AsyncSession, rows: Sequence[ObjectiveRow]) -> list[Objective]:
+            return await present(s, org_id, rows, as_of, threshold)
+
         return await export_response(
             request,
             export_format,
             fetch_page=lambda s, after, limit: repository.list_page(
                 s, org_id, filters, after=after, limit=limit
             ),
-            to_item=Objective.model_validate,
+            items_of=items_of,
             item_model=Objective,
             filename="objectives",
         )
     objectives, next_key = await repository.list_page(
         session, org_id, filters, after=pagination.after_created(), limit=pagination.limit
     )
-    items = [Objective.model_validate(objective) for objective in objectives]
+    items = await present(session, org_id, objectives, as_of, threshold)
     return page_response(request, response, items, next_key)
 
 
@@ -108,14 +119,21 @@ async def create_objective(
 ) -> Objective:
     objective = await service.create(session, principal.org_id, body)
     response.headers["Location"] = f"/v1/objectives/{objective.id}"
-    return Objective.model_validate(objective)
+    return await present_one(session, principal.org_id, objective, datetime.now(UTC))
 
 
 @router.get(
     "/v1/objectives/{objective_id}", operation_id="getObjective", summary="Get an objective"
 )
-async def get_objective(objective_id: UUID, principal: ReadAccess, session: DbSession) -> Objective:
-    return Objective.model_validate(await service.get(session, principal.org_id, objective_id))
+async def get_objective(
+    objective_id: UUID,
+    principal: ReadAccess,
+    session: DbSession,
+    as_of: AsOf,
+    threshold: Threshold = 1.0,
+) -> Objective:
+    objective = await service.get(session, principal.org_id, objective_id)
+    return await present_one(session, principal.org_id, objective, as_of, threshold)
 
 
 @router.patch(
@@ -128,7 +146,7 @@ async def update_objective(
     objective_id: UUID, body: ObjectiveUpdate, principal: WriteAccess, session: DbSession
 ) -> Objective:
     objective = await service.update(session, principal.org_id, objective_id, body)
-    return Objective.model_validate(objective)
+    return await present_one(session, principal.org_id, objective, datetime.now(UTC))
 
 
 @router.delete(

@@ -205,3 +205,41 @@ async def remove_link(
         .returning(ObjectiveKpi.kpi_id)
     )
     return result.first() is not None
+
+
+async def by_ids(
+    session: AsyncSession, org_id: UUID, objective_ids: Sequence[UUID]
+) -> dict[UUID, Objective]:
+    rows = await session.scalars(
+        select(Objective).where(Objective.org_id == org_id, Objective.id.in_(list(objective_ids)))
+    )
+    return {objective.id: objective for objective in rows}
+
+
+async def subtrees(
+    session: AsyncSession, org_id: UUID, root_ids: Sequence[UUID] | None
+) -> list[Objective]:
+    """The objectives under (and including) these roots; every objective for None."""
+    if root_ids is None:
+        statement = select(Objective).where(Objective.org_id == org_id)
+        return list((await session.scalars(statement)).all())
+    tree = (
+        select(Objective.id)
+        .where(Objective.org_id == org_id, Objective.id.in_(list(root_ids)))
+        .cte("tree", recursive=True)
+    )
+    tree = tree.union(
+        select(Objective.id).where(Objective.org_id == org_id, Objective.parent_id == tree.c.id)
+    )
+    statement = select(Objective).where(
+        Objective.org_id == org_id, Objective.id.in_(select(tree.c.id))
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def kpi_links(session: AsyncSession, org_id: UUID) -> list[tuple[UUID, UUID]]:
+    """Every (objective_id, kpi_id) link of the org."""
+    rows = await session.execute(
+        select(ObjectiveKpi.objective_id, ObjectiveKpi.kpi_id).where(ObjectiveKpi.org_id == org_id)
+    )
+    return [(objective_id, kpi_id) for objective_id, kpi_id in rows]

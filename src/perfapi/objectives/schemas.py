@@ -74,6 +74,13 @@ class Objective(ResponseModel):
     due_date: date
     weight: float
     status: ObjectiveStatus
+    progress: float | None = Field(
+        description="Weighted progress of its key results and counted children, 0 to 1, as of "
+        "now or `as_of`; null when nothing measures it."
+    )
+    achieved: bool | None = Field(
+        description="progress >= threshold (default 1); null when progress is null."
+    )
     created_at: datetime
     updated_at: datetime
 

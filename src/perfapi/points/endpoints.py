@@ -1,5 +1,5 @@
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -20,6 +20,7 @@ from perfapi.kpis import service as kpis
 from perfapi.points import repository, service
 from perfapi.points.records import DIMENSION_NAME
 from perfapi.points.schemas import IngestResult, PointOut, PointsDeleted
+from perfapi.rollups import repository as rollups
 
 router = APIRouter(tags=["Points"], route_class=JsonBodyRoute)
 
@@ -127,7 +128,7 @@ async def ingest_points(
     return JSONResponse(reply.body, status_code=reply.status, headers=headers)
 
 
-def _dimension_filters(request: Request) -> dict[str, str]:
+def dimension_filters(request: Request) -> dict[str, str]:
     filters = {
         name.removeprefix(DIMENSION_FILTER_PREFIX): value
         for name, value in request.query_params.items()
@@ -167,7 +168,7 @@ async def list_points(
     org_id = principal.org_id
     kpi = await kpis.get(session, org_id, kpi_id)
     first, last = time_range(start, end)
-    dimensions = _dimension_filters(request)
+    dimensions = dimension_filters(request)
 
     async def fetch(s: Any, after: list[Any] | None, limit: int) -> Any:
         return await repository.list_page(
@@ -228,4 +229,9 @@ async def delete_points(
             ["query", missing[0]], "Deleting points needs both from and to.", "missing"
         )
     deleted = await repository.delete_range(session, principal.org_id, kpi_id, first, last)
+    if deleted:
+        last_day = (last - timedelta(microseconds=1)).astimezone(UTC).date()
+        await rollups.record_changes(
+            session, principal.org_id, [kpi_id], first.astimezone(UTC).date(), last_day
+        )
     return PointsDeleted(deleted=deleted)

@@ -10,6 +10,7 @@ merged with one upsert in key order.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from operator import itemgetter
 
 import asyncpg
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from perfapi.points import repository
 from perfapi.points.decoding import Batch
 from perfapi.points.records import MAX_LISTED_PROBLEMS, Problems
+from perfapi.rollups import repository as rollups
 
 LocOf = Callable[[int], list[str | int]]
 
@@ -88,6 +90,7 @@ class PointWriter:
         kpis = await repository.staged_kpi_ids(self.session)
         if await repository.lock_kpis(self.session, kpis) < len(kpis):
             raise KpiDeletedError
+        await rollups.record_staged_changes(self.session)
         return WriteCounts(*await repository.merge_staging(self.session))
 
     async def _copy_if_all_new(self, batch: Batch) -> bool:
@@ -111,7 +114,14 @@ class PointWriter:
             # A repeat within the request, or a concurrent request stored some of
             # these points first: merge instead.
             return False
+        await rollups.record_changes(
+            self.session, rows[0][0], kpi_ids, _utc_day(first), _utc_day(last)
+        )
         return True
 
 
 _TS = itemgetter(2)
+
+
+def _utc_day(ts: datetime) -> date:
+    return ts.astimezone(UTC).date()

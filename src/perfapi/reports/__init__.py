@@ -1,0 +1,1 @@
+"""Numbers computed on read: progress, goal achievement, KPI attainment, alignment, series."""

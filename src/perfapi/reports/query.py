@@ -1,0 +1,60 @@
+"""Parameters of time-based reports: time zone, interval, and a required range."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import Depends, Query
+
+from perfapi.domain.buckets import Interval, TooManyBucketsError
+from perfapi.errors import FieldError, ValidationFailedError
+from perfapi.kit.timerange import time_range
+
+
+def _zone(
+    tz: Annotated[
+        str, Query(description="IANA time zone buckets align to.", examples=["Europe/Berlin"])
+    ] = "UTC",
+) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationFailedError.single(
+            ["query", "tz"], f"Unknown time zone {tz[:64]!r}; use an IANA name.", "time_zone"
+        ) from None
+
+
+Zone = Annotated[ZoneInfo, Depends(_zone)]
+
+IntervalParam = Annotated[
+    Interval, Query(description="Bucket size; weeks are ISO weeks starting on Monday.")
+]
+
+
+def required_range(start: str | None, end: str | None, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """``from`` and ``to``, both required; dates mean 00:00 in ``tz``."""
+    missing = [
+        FieldError(loc=["query", name], message=f"{name} is required.", type="missing")
+        for name, value in (("from", start), ("to", end))
+        if value is None
+    ]
+    if missing:
+        raise ValidationFailedError(missing)
+    first, last = time_range(start, end, tz)
+    assert first is not None
+    assert last is not None
+    return first, last
+
+
+@contextmanager
+def too_many_buckets_is_422() -> Iterator[None]:
+    try:
+        yield
+    except TooManyBucketsError as exc:
+        raise ValidationFailedError.single(
+            ["query", "interval"],
+            f"The range holds too many buckets ({exc}); use a longer interval or a shorter range.",
+            "too_many_buckets",
+        ) from None

@@ -1,0 +1,136 @@
+"""Org-wide reports: goal achievement and alignment."""
+
+from collections import defaultdict
+from datetime import date, datetime
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from perfapi.domain.achievement import Outcome, counted, goal_achievement
+from perfapi.domain.alignment import AlignmentObjective, alignment
+from perfapi.key_results import repository as key_results
+from perfapi.kpis import repository as kpis
+from perfapi.models import Objective
+from perfapi.objectives import repository as objectives
+from perfapi.reports import schemas
+from perfapi.reports.values import progress_of
+
+
+def _descendants(tree: list[Objective], parent_id: UUID) -> set[UUID]:
+    children: dict[UUID | None, list[UUID]] = defaultdict(list)
+    for objective in tree:
+        children[objective.parent_id].append(objective.id)
+    found: set[UUID] = set()
+    pending = list(children[parent_id])
+    while pending:
+        current = pending.pop()
+        if current not in found:
+            found.add(current)
+            pending.extend(children[current])
+    return found
+
+
+async def goal_achievement_report(
+    session: AsyncSession,
+    org_id: UUID,
+    *,
+    start: date,
+    end: date,
+    as_of: datetime,
+    threshold: float,
+    parent_id: UUID | None,
+    team: str | None,
+) -> schemas.GoalAchievement:
+    """Objectives active or closed, due in [start, end], under ``parent_id`` or of ``team``."""
+    every = await objectives.subtrees(session, org_id, None)
+    under = _descendants(every, parent_id) if parent_id is not None else None
+    candidates = [
+        objective
+        for objective in every
+        if (under is None or objective.id in under)
+        and (team is None or objective.team == team)
+        and counted(
+            Outcome(objective.id, objective.status, objective.due_date, None, None), start, end
+        )
+    ]
+    candidates.sort(key=lambda objective: (objective.due_date, objective.created_at, objective.id))
+    computed = await progress_of(session, org_id, [o.id for o in candidates], as_of, threshold)
+    outcomes = [
+        Outcome(
+            objective.id,
+            objective.status,
+            objective.due_date,
+            computed.progress[objective.id].progress,
+            computed.progress[objective.id].achieved,
+        )
+        for objective in candidates
+    ]
+    rate = goal_achievement(outcomes, start, end)
+    return schemas.GoalAchievement(
+        from_=start,
+        to=end,
+        as_of=as_of,
+        threshold=threshold,
+        objectives_total=rate.objectives_total,
+        measured=rate.measured,
+        achieved=rate.achieved,
+        rate=rate.rate,
+        objectives=[
+            schemas.GoalAchievementObjective(
+                id=objective.id,
+                title=objective.title,
+                status=objective.status,
+                team=objective.team,
+                due_date=objective.due_date,
+                progress=outcome.progress,
+                achieved=outcome.achieved,
+            )
+            for objective, outcome in zip(candidates, outcomes, strict=True)
+        ],
+    )
+
+
+async def alignment_report(session: AsyncSession, org_id: UUID) -> schemas.Alignment:
+    every = sorted(
+        await objectives.subtrees(session, org_id, None), key=lambda o: (o.created_at, o.id)
+    )
+    measured_by: dict[UUID, set[UUID]] = defaultdict(set)
+    for objective_id, kpi_id in await objectives.kpi_links(session, org_id):
+        measured_by[objective_id].add(kpi_id)
+    for objective_id, kpi_id in await key_results.kpi_ids_in_use(session, org_id):
+        measured_by[objective_id].add(kpi_id)
+    all_kpis = await kpis.all_of_org(session, org_id)
+    report = alignment(
+        [
+            AlignmentObjective(
+                id=objective.id,
+                parent_id=objective.parent_id,
+                weight=objective.weight,
+                status=objective.status,
+                kpi_ids=frozenset(measured_by[objective.id]),
+            )
+            for objective in every
+        ],
+        [kpi.id for kpi in all_kpis],
+    )
+    by_id = {objective.id: objective for objective in every}
+    kpi_by_id = {kpi.id: kpi for kpi in all_kpis}
+    return schemas.Alignment(
+        objectives_total=report.objectives_total,
+        aligned=report.aligned,
+        coverage=report.coverage,
+        alignment_score=report.alignment_score,
+        kpis_total=report.kpis_total,
+        kpis_linked=report.kpis_linked,
+        kpi_utilization=report.kpi_utilization,
+        unaligned_objectives=[
+            schemas.UnalignedObjective(
+                id=objective_id, title=by_id[objective_id].title, team=by_id[objective_id].team
+            )
+            for objective_id in report.unaligned_objectives
+        ],
+        orphan_kpis=[
+            schemas.OrphanKpi(id=kpi_id, key=kpi_by_id[kpi_id].key, name=kpi_by_id[kpi_id].name)
+            for kpi_id in report.orphan_kpis
+        ],
+    )

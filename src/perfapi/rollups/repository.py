@@ -1,0 +1,238 @@
+# ruff: noqa: S608 -- statements are assembled from constant fragments; values are bound.
+"""SQL of rollups: the change log, recomputation, and reads combining rollups with raw points.
+
+x in the least-squares sums is days since 2000-01-01 UTC, as in ``domain.aggregates``.
+"""
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from perfapi.domain.aggregates import Partial
+
+_X = "(extract(epoch FROM p.ts - timestamptz '2000-01-01 00:00:00+00') / 86400.0)"
+
+# Namespace of the per-KPI advisory locks that serialise recomputation.
+_RECOMPUTE_LOCK_NAMESPACE = 0x726F6C6C  # "roll"
+
+
+async def record_changes(
+    session: AsyncSession,
+    org_id: UUID,
+    kpi_ids: Iterable[UUID],
+    first_day: date,
+    last_day: date,
+) -> None:
+    """Note that these KPIs' points changed between the two UTC days (inclusive)."""
+    await session.execute(
+        text(
+            "INSERT INTO rollup_changes (org_id, kpi_id, first_day, last_day) "
+            "SELECT :org_id, kpi_id, :first_day, :last_day FROM unnest(CAST(:kpi_ids AS uuid[])) "
+            "AS changed(kpi_id)"
+        ),
+        {
+            "org_id": org_id,
+            "kpi_ids": sorted(kpi_ids),
+            "first_day": first_day,
+            "last_day": last_day,
+        },
+    )
+
+
+async def record_staged_changes(session: AsyncSession) -> None:
+    """The change log entries of the points in the ingestion staging table."""
+    await session.execute(
+        text(
+            "INSERT INTO rollup_changes (org_id, kpi_id, first_day, last_day) "
+            "SELECT org_id, kpi_id, min((ts AT TIME ZONE 'UTC')::date), "
+            "max((ts AT TIME ZONE 'UTC')::date) FROM points_staging GROUP BY org_id, kpi_id"
+        )
+    )
+
+
+async def claim_changes(
+    session: AsyncSession, org_id: UUID | None, limit: int
+) -> list[tuple[UUID, int, UUID, date, date]]:
+    """Pending changes, oldest first, locked; those another refresher holds are skipped."""
+    where = "WHERE org_id = :org_id " if org_id is not None else ""
+    rows = await session.execute(
+        text(
+            "SELECT org_id, id, kpi_id, first_day, last_day FROM rollup_changes "
+            f"{where}ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+        ),
+        {"org_id": org_id, "limit": limit},
+    )
+    return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
+
+
+async def lock_kpi_for_recompute(session: AsyncSession, org_id: UUID, kpi_id: UUID) -> None:
+    await session.execute(
+        select(
+            func.pg_advisory_xact_lock(
+                _RECOMPUTE_LOCK_NAMESPACE, func.hashtext(f"{org_id}:{kpi_id}")
+            )
+        )
+    )
+
+
+async def recompute_days(
+    session: AsyncSession, org_id: UUID, kpi_id: UUID, days: Sequence[date]
+) -> None:
+    """Rebuild the day rollups of these days from raw points, then their months."""
+    params = {"org_id": org_id, "kpi_id": kpi_id, "days": list(days)}
+    await session.execute(
+        text(
+            "DELETE FROM kpi_day_rollups "
+            "WHERE org_id = :org_id AND kpi_id = :kpi_id AND day = ANY(CAST(:days AS date[]))"
+        ),
+        params,
+    )
+    await session.execute(
+        text(
+            "INSERT INTO kpi_day_rollups (org_id, kpi_id, day, dims_hash, dimensions, count, sum,"
+            " min, max, last_ts, last_value, sum_x, sum_xx, sum_xy) "
+            "SELECT p.org_id, p.kpi_id, d.day, p.dims_hash, (array_agg(p.dimensions))[1],"
+            " count(*), sum(p.value), min(p.value), max(p.value), max(p.ts),"
+            " (array_agg(p.value ORDER BY p.ts DESC))[1],"
+            f" sum({_X}), sum({_X} * {_X}), sum({_X} * p.value) "
+            "FROM unnest(CAST(:days AS date[])) AS d(day) "
+            "JOIN points p ON p.org_id = :org_id AND p.kpi_id = :kpi_id"
+            " AND p.ts >= d.day::timestamp AT TIME ZONE 'UTC'"
+            " AND p.ts < (d.day + 1)::timestamp AT TIME ZONE 'UTC' "
+            "GROUP BY p.org_id, p.kpi_id, d.day, p.dims_hash"
+        ),
+        params,
+    )
+    months = sorted({day.replace(day=1) for day in days})
+    month_params = {"org_id": org_id, "kpi_id": kpi_id, "months": months}
+    await session.execute(
+        text(
+            "DELETE FROM kpi_month_rollups WHERE org_id = :org_id AND kpi_id = :kpi_id"
+            " AND month = ANY(CAST(:months AS date[]))"
+        ),
+        month_params,
+    )
+    await session.execute(
+        text(
+            "INSERT INTO kpi_month_rollups (org_id, kpi_id, month, dims_hash, dimensions, count,"
+            " sum, min, max, last_ts, last_value, sum_x, sum_xx, sum_xy) "
+            "SELECT org_id, kpi_id, date_trunc('month', day)::date, dims_hash,"
+            " (array_agg(dimensions))[1], sum(count), sum(sum), min(min), max(max), max(last_ts),"
+            " (array_agg(last_value ORDER BY last_ts DESC))[1], sum(sum_x), sum(sum_xx),"
+            " sum(sum_xy) "
+            "FROM kpi_day_rollups WHERE org_id = :org_id AND kpi_id = :kpi_id"
+            " AND date_trunc('month', day)::date = ANY(CAST(:months AS date[])) "
+            "GROUP BY org_id, kpi_id, date_trunc('month', day)::date, dims_hash"
+        ),
+        month_params,
+    )
+
+
+async def forget_changes(session: AsyncSession, org_id: UUID, ids: Sequence[int]) -> None:
+    await session.execute(
+        text(
+            "DELETE FROM rollup_changes WHERE org_id = :org_id AND id = ANY(CAST(:ids AS bigint[]))"
+        ),
+        {"org_id": org_id, "ids": list(ids)},
+    )
+
+
+async def delete_kpi_rollups(session: AsyncSession, org_id: UUID, kpi_id: UUID) -> None:
+    for table in ("kpi_day_rollups", "kpi_month_rollups", "rollup_changes"):
+        await session.execute(
+            text(f"DELETE FROM {table} WHERE org_id = :org_id AND kpi_id = :kpi_id"),
+            {"org_id": org_id, "kpi_id": kpi_id},
+        )
+
+
+async def dirty_days(
+    session: AsyncSession, org_id: UUID, kpi_ids: Iterable[UUID]
+) -> dict[UUID, frozenset[date]]:
+    """Per KPI, the UTC days whose rollups may be stale: read those from raw points."""
+    rows = await session.execute(
+        text(
+            "SELECT DISTINCT kpi_id, generate_series(first_day, last_day, interval '1 day')::date"
+            " FROM rollup_changes WHERE org_id = :org_id AND kpi_id = ANY(CAST(:kpi_ids AS uuid[]))"
+        ),
+        {"org_id": org_id, "kpi_ids": sorted(set(kpi_ids))},
+    )
+    days: dict[UUID, set[date]] = {}
+    for kpi_id, day in rows:
+        days.setdefault(kpi_id, set()).add(day)
+    return {kpi_id: frozenset(found) for kpi_id, found in days.items()}
+
+
+def _rollup_part(table: str, period: str, dimension_filter: str) -> str:
+    return (
+        f"SELECT q.qi, sum(r.count), sum(r.sum), min(r.min), max(r.max), max(r.last_ts),"
+        f" (array_agg(r.last_value ORDER BY r.last_ts DESC, r.dims_hash DESC))[1],"
+        f" sum(r.sum_x), sum(r.sum_xx), sum(r.sum_xy) "
+        f"FROM unnest(CAST(:{period}_qi AS int[]), CAST(:{period}_kpi AS uuid[]),"
+        f" CAST(:{period}_at AS date[])) AS q(qi, kpi_id, at) "
+        f"JOIN {table} r ON r.org_id = :org_id AND r.kpi_id = q.kpi_id AND r.{period} = q.at"
+        f"{dimension_filter} GROUP BY q.qi"
+    )
+
+
+async def aggregate_parts(
+    session: AsyncSession,
+    org_id: UUID,
+    *,
+    months: Sequence[tuple[int, UUID, date]],
+    days: Sequence[tuple[int, UUID, date]],
+    raw: Sequence[tuple[int, UUID, datetime, datetime]],
+    dimensions: Mapping[str, str] | None,
+) -> list[tuple[int, Partial]]:
+    """Partial summaries per query index, from month and day rollups and raw ranges.
+
+    One statement, so all three parts are read in one snapshot.
+    """
+    params: dict[str, Any] = {"org_id": org_id}
+    for name, parts in (("month", months), ("day", days)):
+        params[f"{name}_qi"] = [part[0] for part in parts]
+        params[f"{name}_kpi"] = [part[1] for part in parts]
+        params[f"{name}_at"] = [part[2] for part in parts]
+    params["raw_qi"] = [part[0] for part in raw]
+    params["raw_kpi"] = [part[1] for part in raw]
+    params["raw_from"] = [part[2] for part in raw]
+    params["raw_to"] = [part[3] for part in raw]
+    rollup_filter = point_filter = ""
+    if dimensions:
+        params["dimensions"] = json.dumps(dict(dimensions))
+        rollup_filter = " AND r.dimensions @> CAST(:dimensions AS jsonb)"
+        point_filter = " AND p.dimensions @> CAST(:dimensions AS jsonb)"
+    statement = (
+        f"{_rollup_part('kpi_month_rollups', 'month', rollup_filter)} UNION ALL "
+        f"{_rollup_part('kpi_day_rollups', 'day', rollup_filter)} UNION ALL "
+        "SELECT q.qi, count(*), sum(p.value), min(p.value), max(p.value), max(p.ts),"
+        " (array_agg(p.value ORDER BY p.ts DESC, p.dims_hash DESC))[1],"
+        f" sum({_X}), sum({_X} * {_X}), sum({_X} * p.value) "
+        "FROM unnest(CAST(:raw_qi AS int[]), CAST(:raw_kpi AS uuid[]),"
+        " CAST(:raw_from AS timestamptz[]), CAST(:raw_to AS timestamptz[]))"
+        " AS q(qi, kpi_id, t0, t1) "
+        "JOIN points p ON p.org_id = :org_id AND p.kpi_id = q.kpi_id"
+        f" AND p.ts >= q.t0 AND p.ts < q.t1{point_filter} GROUP BY q.qi"
+    )
+    rows = await session.execute(text(statement), params)
+    return [
+        (
+            row[0],
+            Partial(
+                count=int(row[1]),
+                sum=float(row[2]),
+                min=row[3],
+                max=row[4],
+                last_ts=row[5],
+                last_value=row[6],
+                sum_x=float(row[7]),
+                sum_xx=float(row[8]),
+                sum_xy=float(row[9]),
+            ),
+        )
+        for row in rows
+    ]
