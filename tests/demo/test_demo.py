@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from perfapi.demo import DemoSummary, OrgNotEmptyError, load_demo
-from perfapi.demo.data import Dataset, KeyResultSpec, build_dataset, midnight
+from perfapi.demo.data import build_dataset
+from perfapi.demo.series import midnight
+from perfapi.demo.specs import Dataset, KeyResultSpec
 from tests.support import Tenant
 
 TODAY = date(2024, 8, 15)  # a past day of a leap year

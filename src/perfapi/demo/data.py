@@ -8,220 +8,34 @@ June shows the same January as loading in March.
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import replace
+from datetime import date, timedelta
 
+from perfapi.demo.series import (
+    at_hour,
+    expected_total,
+    hr_points,
+    midnight,
+    other_points,
+    quarter_bounds,
+    sales_points,
+)
+from perfapi.demo.specs import (
+    CHECK_INS_PER_PERIOD,
+    CheckInSpec,
+    Dataset,
+    KeyResultSpec,
+    KpiSpec,
+    LinkSpec,
+    ObjectiveSpec,
+    TargetSpec,
+)
 from perfapi.key_results.schemas import KeyResultDirection as Kr
 from perfapi.kpis.schemas import Aggregation as Agg
 from perfapi.kpis.schemas import KpiDirection
 from perfapi.objectives.schemas import ObjectiveStatus as Status
 
 UP, DOWN = KpiDirection.HIGHER_IS_BETTER, KpiDirection.LOWER_IS_BETTER
-DEPARTMENTS = ("engineering", "sales", "support", "operations")
-REGIONS = ("emea", "amer", "apac")
-CHECK_INS_PER_PERIOD = 5
-Bounds = tuple[float | None, float | None, float | None, float | None]
-
-
-@dataclass(frozen=True)
-class KpiSpec:
-    key: str
-    name: str
-    unit: str
-    direction: KpiDirection
-    aggregation: Agg
-    tags: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class TargetSpec:
-    kpi: str
-    period_start: date
-    period_end: date
-    value: float
-
-
-@dataclass(frozen=True)
-class ObjectiveSpec:
-    team: str  # one objective per team here, so the team names the objective
-    parent: str | None
-    owner: str
-    title: str
-    start_date: date
-    due_date: date
-    weight: float = 1.0
-    status: Status = Status.ACTIVE
-
-
-@dataclass(frozen=True)
-class KeyResultSpec:
-    title: str
-    direction: Kr
-    values: tuple[float, ...]  # what the direction takes: (start, target), (target,), (min, max)
-    unit: str
-    kpi: str | None = None
-    weight: float = 1.0
-    path: tuple[float, float] | None = None  # without a KPI: the first and last check-in
-    objective: str = ""  # its objective's team
-
-    def bounds(self) -> Bounds:
-        """(start_value, target_value, range_min, range_max)."""
-        if self.direction is Kr.WITHIN:
-            return None, None, self.values[0], self.values[1]
-        if self.direction in (Kr.AT_LEAST, Kr.AT_MOST):
-            return None, self.values[0], None, None
-        return self.values[0], self.values[1], None, None
-
-
-@dataclass(frozen=True)
-class CheckInSpec:
-    key_result: int  # index into Dataset.key_results
-    value: float
-    at: datetime
-    confidence: float
-    note: str
-
-
-@dataclass(frozen=True)
-class LinkSpec:
-    objective: str
-    kpi: str
-    weight: float
-
-
-@dataclass(frozen=True)
-class PointSpec:
-    kpi: str
-    ts: datetime
-    value: float
-    dimensions: dict[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class Dataset:
-    kpis: tuple[KpiSpec, ...]
-    targets: tuple[TargetSpec, ...]
-    objectives: tuple[ObjectiveSpec, ...]
-    key_results: tuple[KeyResultSpec, ...]
-    check_ins: tuple[CheckInSpec, ...]
-    links: tuple[LinkSpec, ...]
-    points: tuple[PointSpec, ...]
-
-
-def midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=UTC)
-
-
-def _at(day: date, hour: int) -> datetime:
-    return datetime.combine(day, time(hour), tzinfo=UTC)
-
-
-def _days(start: date, end: date) -> list[date]:
-    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
-
-
-def _quarter(year: int, q: int) -> tuple[date, date]:
-    end = date(year + 1, 1, 1) if q == 4 else date(year, 3 * q + 1, 1)
-    return date(year, 3 * q - 2, 1), end - timedelta(days=1)
-
-
-def _frac(day: date) -> float:
-    """How far into its year the day lies: 0 on Jan 1, 1 on Dec 31 (drives every trend)."""
-    first = date(day.year, 1, 1)
-    return (day - first).days / (date(day.year, 12, 31) - first).days
-
-
-def _workday(day: date) -> bool:
-    return day.weekday() < 5
-
-
-# The company. Headcount is simulated (hires in, leavers out), so hr.headcount, hr.hires
-# and hr.attrition_rate tell one story instead of three unrelated curves.
-_STAFF = {"engineering": 82, "sales": 46, "support": 27, "operations": 25}  # 180 in all
-_HIRES_PER_YEAR = {"engineering": 40, "sales": 22, "support": 12, "operations": 6}
-_ATTRITION = {"engineering": 1.2, "sales": 1.7, "support": 1.5, "operations": 1.0}  # %/month
-_ENGAGEMENT = {"engineering": 74.0, "sales": 71.0, "support": 70.0, "operations": 73.0}
-_WORKDAYS_PER_YEAR = 261
-_NEW_ARR = {"emea": 4000.0, "amer": 5000.0, "apac": 1500.0}  # EUR on a workday in January
-_WIN_RATE = {"emea": 27.0, "amer": 30.0, "apac": 22.0}
-_DEAL_CHANCE = {"emea": 0.30, "amer": 0.40, "apac": 0.12}  # of a won deal on a workday
-_CHURN_CHANCE = 0.025  # of a churned customer, per region and workday
-
-
-def _new_arr_mean(region: str, day: date) -> float:
-    # Self-serve sign-ups bring some revenue at weekends too; the year grows by 35 %.
-    return _NEW_ARR[region] * (1.0 if _workday(day) else 0.3) * (1 + 0.35 * _frac(day))
-
-
-def _expected(kpi: str, start: date, end: date) -> float:
-    """The model's mean total of a sum or count KPI over [start, end]; targets build on it."""
-    days = _days(start, end)
-    if kpi == "sales.new_arr":
-        return sum(_new_arr_mean(region, day) for day in days for region in REGIONS)
-    per_workday = {
-        "hr.hires": sum(_HIRES_PER_YEAR.values()) / _WORKDAYS_PER_YEAR,
-        "sales.deals_won": sum(_DEAL_CHANCE.values()),
-    }
-    return per_workday[kpi] * sum(map(_workday, days))
-
-
-def _hr_points(rng: random.Random, year: int) -> Iterator[PointSpec]:
-    staff = dict(_STAFF)
-    for n, day in enumerate(_days(date(year, 1, 1), date(year, 12, 31))):
-        frac, ts = _frac(day), midnight(day)
-        # A level read with `last`, which takes the single latest point: per-department
-        # points would make it one department's count, so it is one company-wide series.
-        yield PointSpec("hr.headcount", ts, float(sum(staff.values())))
-        for department in DEPARTMENTS:
-            dims = {"department": department}
-            rate = _ATTRITION[department] - 0.3 * frac
-            if n % 7 == 0:  # HR systems report rates and pulse surveys weekly
-                attrition = round(max(0.0, rate + rng.gauss(0, 0.08)), 2)
-                yield PointSpec("hr.attrition_rate", ts, attrition, dims)
-                score = min(100.0, _ENGAGEMENT[department] + 4 * frac + rng.gauss(0, 1.0))
-                yield PointSpec("hr.engagement_score", ts, round(score, 1), dims)
-            if _workday(day) and rng.random() < _HIRES_PER_YEAR[department] / _WORKDAYS_PER_YEAR:
-                staff[department] += 1
-                at = _at(day, rng.randint(9, 16))
-                yield PointSpec("hr.hires", at, 1.0, dims)
-                days_to_hire = round(max(12.0, 46 - 12 * frac + rng.gauss(0, 6)))
-                yield PointSpec("hr.time_to_hire_days", at, float(days_to_hire), dims)
-            if rng.random() < staff[department] * rate / 100 / 30:
-                staff[department] -= 1
-
-
-def _sales_points(rng: random.Random, year: int) -> Iterator[PointSpec]:
-    drift = 0.0
-    for day in _days(date(year, 1, 1), date(year, 12, 31)):
-        frac, ts = _frac(day), midnight(day)
-        drift = 0.9 * drift + rng.gauss(0, 40_000)  # a pipeline wanders rather than jitters
-        # A level read with `last`: one series, as for headcount.
-        yield PointSpec("sales.pipeline", ts, round(2_200_000 + 1_000_000 * frac + drift, -3))
-        for region in REGIONS:
-            dims = {"region": region}
-            new_arr = _new_arr_mean(region, day) * max(0.1, rng.gauss(1, 0.3))
-            yield PointSpec("sales.new_arr", ts, round(new_arr), dims)
-            win_rate = _WIN_RATE[region] + 4 * frac + rng.gauss(0, 1.2)
-            yield PointSpec("sales.win_rate", ts, round(win_rate, 1), dims)
-            if not _workday(day):
-                continue
-            # deals_won counts points, so each won deal is one point (worth 1).
-            if rng.random() < _DEAL_CHANCE[region]:
-                yield PointSpec("sales.deals_won", _at(day, rng.randint(9, 17)), 1.0, dims)
-            if rng.random() < _CHURN_CHANCE:
-                lost = round(rng.uniform(6_000, 30_000), -2)
-                yield PointSpec("sales.churned_arr", _at(day, rng.randint(9, 17)), lost, dims)
-
-
-def _other_points(rng: random.Random, year: int) -> Iterator[PointSpec]:
-    for day in _days(date(year, 1, 1), date(year, 12, 31)):
-        uptime = 99.97 + rng.gauss(0, 0.02)
-        if rng.random() < 0.03:  # an incident now and then
-            uptime -= rng.uniform(0.2, 1.5)
-        yield PointSpec("ops.uptime", midnight(day), round(min(100.0, uptime), 3))
-        csat = min(100.0, 87 + 3 * _frac(day) + rng.gauss(0, 1.5))
-        yield PointSpec("support.csat", midnight(day), round(csat, 1))
-
 
 KPIS = (
     KpiSpec("hr.headcount", "Headcount", "people", UP, Agg.LAST, ("hr", "board")),
@@ -257,11 +71,11 @@ def _targets(year: int) -> list[TargetSpec]:
     # periods may not overlap). Sums and counts aim a little above the model's mean.
     year_ = (date(year, 1, 1), date(year, 12, 31))
     targets = [TargetSpec(kpi, *year_, value) for kpi, value in _YEARLY_TARGETS.items()]
-    deals = round(_expected("sales.deals_won", *year_) * 1.05)
+    deals = round(expected_total("sales.deals_won", *year_) * 1.05)
     targets.append(TargetSpec("sales.deals_won", *year_, float(deals)))
-    for quarter in (_quarter(year, q) for q in range(1, 5)):
-        arr = round(_expected("sales.new_arr", *quarter) * 1.05, -4)
-        hires = float(round(_expected("hr.hires", *quarter) * 1.1))
+    for quarter in (quarter_bounds(year, q) for q in range(1, 5)):
+        arr = round(expected_total("sales.new_arr", *quarter) * 1.05, -4)
+        hires = float(round(expected_total("hr.hires", *quarter) * 1.1))
         targets += [
             TargetSpec("sales.new_arr", *quarter, arr),
             TargetSpec("hr.hires", *quarter, hires),
@@ -272,7 +86,7 @@ def _targets(year: int) -> list[TargetSpec]:
 def _objectives(year: int) -> list[ObjectiveSpec]:
     whole, h1 = (date(year, 1, 1), date(year, 12, 31)), (date(year, 1, 1), date(year, 6, 30))
     h2, to_sep = (date(year, 7, 1), date(year, 12, 31)), (date(year, 1, 1), date(year, 9, 30))
-    q1, q2, q4 = _quarter(year, 1), _quarter(year, 2), _quarter(year, 4)
+    q1, q2, q4 = quarter_bounds(year, 1), quarter_bounds(year, 2), quarter_bounds(year, 4)
     o = ObjectiveSpec
     return [
         o("leadership", None, "Dana Whitfield", "Grow a healthy, efficient company", *whole),
@@ -308,9 +122,9 @@ def _key_results(year: int) -> list[KeyResultSpec]:
     # Sum and count KPIs start at 0 and aim above the model's mean, so progress grows
     # through the period and ends short of 1; for levels and averages, start and target
     # bracket the modelled path. Check-in paths are written out as a plan would be.
-    arr = round(_expected("sales.new_arr", date(year, 1, 1), date(year, 12, 31)) * 1.08, -4)
-    deals = round(_expected("sales.deals_won", date(year, 1, 1), date(year, 6, 30)) * 1.15)
-    hires = round(_expected("hr.hires", date(year, 1, 1), date(year, 9, 30)) * 1.25)
+    arr = round(expected_total("sales.new_arr", date(year, 1, 1), date(year, 12, 31)) * 1.08, -4)
+    deals = round(expected_total("sales.deals_won", date(year, 1, 1), date(year, 6, 30)) * 1.15)
+    hires = round(expected_total("hr.hires", date(year, 1, 1), date(year, 9, 30)) * 1.25)
     inc, dec, least, most, within = Kr.INCREASE, Kr.DECREASE, Kr.AT_LEAST, Kr.AT_MOST, Kr.WITHIN
     plan = {
         "leadership": [
@@ -408,7 +222,7 @@ def _check_ins(
             confidence = round(min(1.0, max(0.0, sure)), 2)
             day = objective.start_date + timedelta(days=14 + round((span - 14) * share))
             note = "On track." if confidence >= 0.7 else "Some risk; watching it closely."
-            yield CheckInSpec(index, value, _at(day, 10), confidence, note)
+            yield CheckInSpec(index, value, at_hour(day, 10), confidence, note)
 
 
 def build_dataset(*, today: date, seed: int = 7) -> Dataset:
@@ -420,7 +234,7 @@ def build_dataset(*, today: date, seed: int = 7) -> Dataset:
     rng = random.Random(seed)
     year, cutoff = today.year, midnight(today)
     objectives, key_results = _objectives(year), _key_results(year)
-    points = [*_hr_points(rng, year), *_sales_points(rng, year), *_other_points(rng, year)]
+    points = [*hr_points(rng, year), *sales_points(rng, year), *other_points(rng, year)]
     check_ins = _check_ins(rng, objectives, key_results)
     return Dataset(
         kpis=KPIS,

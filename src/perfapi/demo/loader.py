@@ -13,7 +13,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from perfapi.demo.data import Dataset, PointSpec, build_dataset
+from perfapi.demo.data import build_dataset
+from perfapi.demo.specs import Dataset, PointSpec
 from perfapi.key_results import service as key_results
 from perfapi.key_results.schemas import CheckInCreate, KeyResultCreate
 from perfapi.kpis import repository as kpis_repository
