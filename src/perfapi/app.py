@@ -29,6 +29,9 @@ from perfapi.reports.kpi_endpoints import router as kpi_reports_router
 from perfapi.reports.org_endpoints import router as org_reports_router
 from perfapi.reports.progress_endpoints import router as progress_router
 from perfapi.rollups.worker import refresh_forever
+from perfapi.webhooks.endpoints import router as webhook_sources_router
+from perfapi.webhooks.ratelimit import RateLimiter
+from perfapi.webhooks.receiver import router as webhook_receiver_router
 
 DESCRIPTION = """\
 Strategy and performance management, API first: objectives with key results,
@@ -75,6 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = HttpMetrics()
+    app.state.webhook_limiter = RateLimiter()
 
     install_error_handlers(app)
     app.add_middleware(
@@ -105,6 +109,8 @@ def create_app(settings: Settings) -> FastAPI:
         points_router,
         kpi_reports_router,
         org_reports_router,
+        webhook_sources_router,
+        webhook_receiver_router,
         api_keys_router,
     ):
         app.include_router(router)

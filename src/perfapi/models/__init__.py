@@ -8,6 +8,7 @@ from perfapi.models.objective import CheckIn, KeyResult, Objective, ObjectiveKpi
 from perfapi.models.org import Org
 from perfapi.models.point import Point
 from perfapi.models.rollup import KpiDayRollup, KpiMonthRollup, RollupChange
+from perfapi.models.webhook import WebhookDelivery, WebhookSource
 
 __all__ = [
     "ApiKey",
@@ -24,4 +25,6 @@ __all__ = [
     "Org",
     "Point",
     "RollupChange",
+    "WebhookDelivery",
+    "WebhookSource",
 ]

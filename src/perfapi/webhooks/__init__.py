@@ -1,0 +1,1 @@
+"""Inbound webhooks from HR and sales systems: signed, deduplicated, mapped into points."""
