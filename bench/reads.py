@@ -212,6 +212,7 @@ async def create_strategy(server: Server, database_url: str) -> Strategy:
         headers=server.headers,
         timeout=120,
         limits=httpx.Limits(max_connections=IN_FLIGHT),
+        trust_env=False,  # no proxy from the environment: 127.0.0.1 only
     ) as client:
         api = Api(client)
         kpis = await asyncio.gather(
@@ -402,7 +403,9 @@ def endpoints(strategy: Strategy, series_points: int) -> list[Endpoint]:
 def measure(server: Server, targets: list[Endpoint], repeats: int) -> dict[str, float]:
     """Median wall time in seconds per endpoint: one warm-up call, then `repeats` in a row."""
     medians: dict[str, float] = {}
-    with httpx.Client(base_url=server.base_url, headers=server.headers, timeout=600) as client:
+    with httpx.Client(
+        base_url=server.base_url, headers=server.headers, timeout=600, trust_env=False
+    ) as client:
         for endpoint in targets:
             seconds = []
             for attempt in range(repeats + 1):

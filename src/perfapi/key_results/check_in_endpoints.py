@@ -1,15 +1,15 @@
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 
 from perfapi.auth.dependencies import ReadAccess, WriteAccess
 from perfapi.db.session import DbSession
 from perfapi.key_results import repository, service
 from perfapi.key_results.schemas import CheckIn, CheckInCreate
-from perfapi.kit.exports import ExportFormat, ExportFormatParam, export_response, export_responses
+from perfapi.kit.exports import export_responses
+from perfapi.kit.listing import Listing, ListParams
 from perfapi.kit.openapi import problem_responses
-from perfapi.kit.pagination import Page, Pagination, page_response
-from perfapi.kit.parsing import parse_timestamp
+from perfapi.kit.pagination import Page
 from perfapi.kit.routing import JsonBodyRoute
 
 router = APIRouter(tags=["Key results"], route_class=JsonBodyRoute)
@@ -26,33 +26,21 @@ async def list_check_ins(
     key_result_id: UUID,
     principal: ReadAccess,
     session: DbSession,
-    pagination: Pagination,
-    export_format: ExportFormatParam,
-    request: Request,
-    response: Response,
+    listing: ListParams,
 ) -> Page[CheckIn] | Response:
     org_id = principal.org_id
     await service.get(session, org_id, key_result_id)
-    if export_format is not ExportFormat.JSON:
-        return await export_response(
-            request,
-            export_format,
+    return await listing.respond(
+        session,
+        Listing(
             fetch_page=lambda s, after, limit: repository.list_check_ins_page(
                 s, org_id, key_result_id, after=after, limit=limit
             ),
             to_item=CheckIn.model_validate,
             item_model=CheckIn,
             filename="check-ins",
-        )
-    check_ins, next_key = await repository.list_check_ins_page(
-        session,
-        org_id,
-        key_result_id,
-        after=pagination.after(parse_timestamp, UUID),
-        limit=pagination.limit,
+        ),
     )
-    items = [CheckIn.model_validate(check_in) for check_in in check_ins]
-    return page_response(request, response, items, next_key)
 
 
 @router.post(

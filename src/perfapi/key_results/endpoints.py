@@ -2,7 +2,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.auth.dependencies import ReadAccess, WriteAccess
@@ -10,8 +10,9 @@ from perfapi.db.session import DbSession
 from perfapi.key_results import repository, service
 from perfapi.key_results.presenter import present, present_one
 from perfapi.key_results.schemas import KeyResult, KeyResultCreate, KeyResultUpdate
-from perfapi.kit.exports import ExportFormat, ExportFormatParam, export_response, export_responses
-from perfapi.kit.pagination import Page, Pagination, page_response
+from perfapi.kit.exports import export_responses
+from perfapi.kit.listing import Listing, ListParams
+from perfapi.kit.pagination import Page
 from perfapi.kit.routing import JsonBodyRoute
 from perfapi.models import KeyResult as KeyResultRow
 from perfapi.objectives import service as objectives
@@ -31,34 +32,26 @@ async def list_key_results(
     objective_id: UUID,
     principal: ReadAccess,
     session: DbSession,
-    pagination: Pagination,
-    export_format: ExportFormatParam,
-    request: Request,
-    response: Response,
+    listing: ListParams,
     as_of: AsOf,
 ) -> Page[KeyResult] | Response:
     org_id = principal.org_id
     await objectives.get(session, org_id, objective_id)
-    if export_format is not ExportFormat.JSON:
 
-        async def items_of(s: AsyncSession, rows: Sequence[KeyResultRow]) -> list[KeyResult]:
-            return await present(s, org_id, rows, as_of)
+    async def items_of(s: AsyncSession, rows: Sequence[KeyResultRow]) -> list[KeyResult]:
+        return await present(s, org_id, rows, as_of)
 
-        return await export_response(
-            request,
-            export_format,
+    return await listing.respond(
+        session,
+        Listing(
             fetch_page=lambda s, after, limit: repository.list_page(
                 s, org_id, objective_id, after=after, limit=limit
             ),
             items_of=items_of,
             item_model=KeyResult,
             filename="key-results",
-        )
-    key_results, next_key = await repository.list_page(
-        session, org_id, objective_id, after=pagination.after_created(), limit=pagination.limit
+        ),
     )
-    items = await present(session, org_id, key_results, as_of)
-    return page_response(request, response, items, next_key)
 
 
 @router.post(

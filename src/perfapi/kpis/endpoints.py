@@ -1,13 +1,14 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from perfapi.auth.dependencies import ReadAccess, WriteAccess
 from perfapi.db.session import DbSession
-from perfapi.kit.exports import ExportFormat, ExportFormatParam, export_response, export_responses
+from perfapi.kit.exports import export_responses
+from perfapi.kit.listing import Listing, ListParams
 from perfapi.kit.openapi import problem_responses
-from perfapi.kit.pagination import Page, Pagination, page_response
+from perfapi.kit.pagination import Page
 from perfapi.kit.parsing import parse_date
 from perfapi.kit.routing import JsonBodyRoute
 from perfapi.kpis import repository, service
@@ -26,28 +27,21 @@ router = APIRouter(tags=["KPIs"], route_class=JsonBodyRoute)
 async def list_kpis(
     principal: ReadAccess,
     session: DbSession,
-    pagination: Pagination,
-    export_format: ExportFormatParam,
-    request: Request,
-    response: Response,
+    listing: ListParams,
     tag: Annotated[str | None, Query(description="Only KPIs carrying this tag.")] = None,
 ) -> Page[Kpi] | Response:
     org_id = principal.org_id
-    if export_format is not ExportFormat.JSON:
-        return await export_response(
-            request,
-            export_format,
+    return await listing.respond(
+        session,
+        Listing(
             fetch_page=lambda s, after, limit: repository.list_page(
                 s, org_id, tag=tag, after=after, limit=limit
             ),
             to_item=Kpi.model_validate,
             item_model=Kpi,
             filename="kpis",
-        )
-    kpis, next_key = await repository.list_page(
-        session, org_id, tag=tag, after=pagination.after_created(), limit=pagination.limit
+        ),
     )
-    return page_response(request, response, [Kpi.model_validate(k) for k in kpis], next_key)
 
 
 @router.post(
@@ -105,29 +99,22 @@ async def list_kpi_targets(
     kpi_id: UUID,
     principal: ReadAccess,
     session: DbSession,
-    pagination: Pagination,
-    export_format: ExportFormatParam,
-    request: Request,
-    response: Response,
+    listing: ListParams,
 ) -> Page[KpiTarget] | Response:
     org_id = principal.org_id
     await service.get(session, org_id, kpi_id)
-    if export_format is not ExportFormat.JSON:
-        return await export_response(
-            request,
-            export_format,
+    return await listing.respond(
+        session,
+        Listing(
             fetch_page=lambda s, after, limit: repository.list_targets_page(
                 s, org_id, kpi_id, after=after, limit=limit
             ),
             to_item=KpiTarget.model_validate,
             item_model=KpiTarget,
             filename="kpi-targets",
-        )
-    targets, next_key = await repository.list_targets_page(
-        session, org_id, kpi_id, after=pagination.after(parse_date, UUID), limit=pagination.limit
+            cursor=(parse_date, UUID),
+        ),
     )
-    items = [KpiTarget.model_validate(target) for target in targets]
-    return page_response(request, response, items, next_key)
 
 
 @router.post(

@@ -3,15 +3,16 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.auth.dependencies import ReadAccess, WriteAccess
 from perfapi.db.session import DbSession
 from perfapi.errors import ValidationFailedError
-from perfapi.kit.exports import ExportFormat, ExportFormatParam, export_response, export_responses
+from perfapi.kit.exports import export_responses
+from perfapi.kit.listing import Listing, ListParams
 from perfapi.kit.openapi import problem_responses
-from perfapi.kit.pagination import Page, Pagination, page_response
+from perfapi.kit.pagination import Page
 from perfapi.kit.routing import JsonBodyRoute
 from perfapi.models import Objective as ObjectiveRow
 from perfapi.objectives import repository, service
@@ -76,35 +77,27 @@ def _filters(
 async def list_objectives(
     principal: ReadAccess,
     session: DbSession,
-    pagination: Pagination,
     filters: Annotated[ObjectiveFilters, Depends(_filters)],
-    export_format: ExportFormatParam,
-    request: Request,
-    response: Response,
+    listing: ListParams,
     as_of: AsOf,
     threshold: Threshold = 1.0,
 ) -> Page[Objective] | Response:
     org_id = principal.org_id
-    if export_format is not ExportFormat.JSON:
 
-        async def items_of(s: AsyncSession, rows: Sequence[ObjectiveRow]) -> list[Objective]:
-            return await present(s, org_id, rows, as_of, threshold)
+    async def items_of(s: AsyncSession, rows: Sequence[ObjectiveRow]) -> list[Objective]:
+        return await present(s, org_id, rows, as_of, threshold)
 
-        return await export_response(
-            request,
-            export_format,
+    return await listing.respond(
+        session,
+        Listing(
             fetch_page=lambda s, after, limit: repository.list_page(
                 s, org_id, filters, after=after, limit=limit
             ),
             items_of=items_of,
             item_model=Objective,
             filename="objectives",
-        )
-    objectives, next_key = await repository.list_page(
-        session, org_id, filters, after=pagination.after_created(), limit=pagination.limit
+        ),
     )
-    items = await present(session, org_id, objectives, as_of, threshold)
-    return page_response(request, response, items, next_key)
 
 
 @router.post(

@@ -2,13 +2,13 @@
 
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 
 from perfapi.auth.dependencies import ReadAccess, WriteAccess
 from perfapi.db.session import DbSession
-from perfapi.kit.exports import ExportFormat, ExportFormatParam, export_response, export_responses
-from perfapi.kit.pagination import Page, Pagination, page_response
-from perfapi.kit.parsing import parse_timestamp
+from perfapi.kit.exports import export_responses
+from perfapi.kit.listing import Listing, ListParams
+from perfapi.kit.pagination import Page
 from perfapi.kit.routing import JsonBodyRoute
 from perfapi.objectives import repository, service
 from perfapi.objectives.schemas import ObjectiveKpi, ObjectiveKpiPut
@@ -27,33 +27,21 @@ async def list_objective_kpis(
     objective_id: UUID,
     principal: ReadAccess,
     session: DbSession,
-    pagination: Pagination,
-    export_format: ExportFormatParam,
-    request: Request,
-    response: Response,
+    listing: ListParams,
 ) -> Page[ObjectiveKpi] | Response:
     org_id = principal.org_id
     await service.get(session, org_id, objective_id)
-    if export_format is not ExportFormat.JSON:
-        return await export_response(
-            request,
-            export_format,
+    return await listing.respond(
+        session,
+        Listing(
             fetch_page=lambda s, after, limit: repository.list_links_page(
                 s, org_id, objective_id, after=after, limit=limit
             ),
             to_item=ObjectiveKpi.model_validate,
             item_model=ObjectiveKpi,
             filename="objective-kpis",
-        )
-    links, next_key = await repository.list_links_page(
-        session,
-        org_id,
-        objective_id,
-        after=pagination.after(parse_timestamp, UUID),
-        limit=pagination.limit,
+        ),
     )
-    items = [ObjectiveKpi.model_validate(link) for link in links]
-    return page_response(request, response, items, next_key)
 
 
 @router.put(
