@@ -428,6 +428,12 @@ def measure(server: Server, targets: list[Endpoint], repeats: int) -> dict[str, 
     return medians
 
 
+def check_alive(server: Server) -> None:
+    """Fail with the server's exit code rather than a later 'connection refused'."""
+    if (code := server.process.poll()) is not None:
+        raise RuntimeError(f"perfapi serve (pid {server.pid}) exited with code {code}")
+
+
 def run(small: int, large: int, repeats: int, analyze: bool) -> None:
     began = time.perf_counter()
     phases = (points_per_kpi(small), points_per_kpi(large))
@@ -435,6 +441,7 @@ def run(small: int, large: int, repeats: int, analyze: bool) -> None:
         raise SystemExit("--large must hold at least as many points per KPI as --small")
     medians: list[dict[str, float]] = []
     with fresh_database() as database_url, running_server(database_url) as server:
+        check_alive(server)
         strategy = asyncio.run(create_strategy(server, database_url))
         print(
             f"strategy: {KPI_COUNT} KPIs with targets, {OBJECTIVE_COUNT:,} objectives,"
@@ -453,6 +460,7 @@ def run(small: int, large: int, repeats: int, analyze: bool) -> None:
                 f" {load.refresh_seconds:.1f} s later",
                 flush=True,
             )
+            check_alive(server)
             medians.append(measure(server, endpoints(strategy, counts[SERIES_KPI]), repeats))
     total_seconds = time.perf_counter() - began
 

@@ -78,7 +78,9 @@ def flat_row(item: BaseModel) -> dict[str, Any]:
     """A JSON-mode dump with lists joined and nested objects spread into dotted columns."""
     row: dict[str, Any] = {}
     for name, value in item.model_dump(mode="json").items():
-        if isinstance(value, list):
+        if isinstance(value, bool):
+            row[name] = "true" if value else "false"  # as in JSON, not Python's True
+        elif isinstance(value, list):
             row[name] = CSV_LIST_SEPARATOR.join(str(part) for part in value)
         elif isinstance(value, dict):
             for key, inner in value.items():

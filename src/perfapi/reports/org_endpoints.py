@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import UTC, date
 from typing import Annotated
 from uuid import UUID
 
@@ -35,8 +35,9 @@ async def get_goal_achievement(
     parent_id: UUID | None = None,
     team: str | None = None,
 ) -> schemas.GoalAchievement | Response:
-    first = start or date(as_of.year, 1, 1)
-    last = end or date(as_of.year, 12, 31)
+    year = as_of.astimezone(UTC).year  # the instant's year, whatever offset it was sent in
+    first = start or date(year, 1, 1)
+    last = end or date(year, 12, 31)
     if first > last:
         raise ValidationFailedError.single(["query", "to"], "to must not be before from.", "order")
     report = await summaries.goal_achievement_report(

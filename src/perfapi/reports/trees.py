@@ -1,6 +1,6 @@
 """The progress tree of one objective, and its progress over time."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -75,9 +75,7 @@ async def progress_history(
     for _, bucket_end in buckets(start, end, interval, tz, MAX_HISTORY_POINTS):
         # In UTC: datetimes sharing a tzinfo compare by wall clock (see domain.buckets).
         at = min(bucket_end.astimezone(UTC), last)
-        tree = await progress_of(
-            session, org_id, [objective_id], at - timedelta(microseconds=1), threshold
-        )
+        tree = await progress_of(session, org_id, [objective_id], at, threshold)
         progress = tree.progress[objective_id]
         points.append(
             schemas.HistoryPoint(at=at, progress=progress.progress, achieved=progress.achieved)

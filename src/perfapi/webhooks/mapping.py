@@ -45,25 +45,36 @@ def _search(expression: str, data: Any, where: str) -> Any:
         raise MappingError(f"{where}: {expression!r} failed: {exc}") from None
 
 
+def _finite(raw: Any) -> float | None:
+    """A JSON number as a finite float; None for anything else (a 400-digit integer too)."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return None
+    try:
+        number = float(raw)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _timestamp(raw: Any, where: str) -> str:
     if isinstance(raw, str):
         return raw
-    if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
-        seconds = raw / 1000 if abs(raw) >= MILLISECONDS_FROM else raw
-        try:
+    number = _finite(raw)
+    if number is not None:
+        seconds = number / 1000 if abs(number) >= MILLISECONDS_FROM else number
+        with contextlib.suppress(OverflowError, ValueError, OSError):
             return datetime.fromtimestamp(seconds, UTC).isoformat()
-        except (OverflowError, ValueError, OSError):
-            pass
-    raise MappingError(f"{where}: ts must be an RFC 3339 string or a Unix time, got {raw!r}")
+    raise MappingError(f"{where}: ts must be an RFC 3339 string or a Unix time, got {raw!r:.80}")
 
 
 def _value(raw: Any, where: str) -> float:
     if isinstance(raw, str):
         with contextlib.suppress(ValueError):
             raw = float(raw)
-    if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
-        return float(raw)
-    raise MappingError(f"{where}: value must be a finite number, got {raw!r}")
+    number = _finite(raw)
+    if number is None:
+        raise MappingError(f"{where}: value must be a finite number, got {raw!r:.80}")
+    return number
 
 
 def _label(raw: Any) -> str | None:
@@ -91,7 +102,7 @@ def points_of(payload: Any, mappings: Sequence[Mapping[str, Any]]) -> list[dict[
             dimensions = {}
             for name, expression in (mapping.get("dimensions") or {}).items():
                 label = _label(_search(expression, item, where))
-                if label is not None:
+                if label:  # null and "" leave the dimension out
                     dimensions[name] = label
             points.append(
                 {

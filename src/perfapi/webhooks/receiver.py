@@ -51,15 +51,17 @@ async def receive_webhook(source_id: UUID, request: Request, session: DbSession)
     source = await repository.find_for_receiver(session, source_id)
     if source is None or not source.enabled:
         raise NotFoundError("No enabled webhook source with this id.")
+    body = await request.body()
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    # Signature first: unsigned requests must not use up the real sender's allowance.
+    key = service.delivery_key(source, headers, body)
     wait = _limiter(request).take(source.id, source.rate_limit_per_minute)
     if wait:
         raise TooManyRequestsError(
             "This source sends faster than its rate limit; retry later.",
             headers={"Retry-After": retry_after(wait)},
         )
-    body = await request.body()
-    headers = {name.lower(): value for name, value in request.headers.items()}
-    outcome = await service.receive(session, source, headers, body)
+    outcome = await service.receive(session, source, key, body)
     delivery = outcome.delivery
     reply = HookReply(
         delivery_id=delivery.id,

@@ -22,6 +22,8 @@ def _compiles(expression: str) -> str:
 Expression = Annotated[
     str, StringConstraints(min_length=1, max_length=1000), AfterValidator(_compiles)
 ]
+# As POST /v1/points requires (pydantic's regex engine: $ is the very end here).
+DimensionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")]
 HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,99}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -35,7 +37,7 @@ class Mapping(RequestModel):
     kpi: Expression = Field(description="The KPI key, e.g. the raw literal `'sales.new_arr'`.")
     ts: Expression = Field(description="RFC 3339 string, or Unix seconds or milliseconds.")
     value: Expression = Field(description="A number (or a numeric string).")
-    dimensions: dict[Annotated[str, Field(max_length=64)], Expression] = Field(
+    dimensions: dict[DimensionName, Expression] = Field(
         default_factory=dict, max_length=16, description="Dimension name -> expression."
     )
 

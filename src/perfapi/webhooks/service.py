@@ -8,7 +8,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from perfapi.errors import NotFoundError, UnauthorizedError, ValidationFailedError
+from perfapi.errors import NotFoundError, ProblemError, ValidationFailedError
 from perfapi.models import WebhookDelivery, WebhookSource
 from perfapi.points.service import JSON, ingest
 from perfapi.webhooks import repository
@@ -22,6 +22,7 @@ from perfapi.webhooks.schemas import (
 from perfapi.webhooks.signatures import (
     SignatureError,
     body_digest,
+    id_key,
     new_secret,
     verify_hmac,
     verify_standard,
@@ -116,18 +117,23 @@ def _valid_secrets(source: WebhookSource, now: datetime) -> list[str]:
     return valid
 
 
+class InvalidSignatureError(ProblemError):
+    status = 401
+    slug = "invalid-signature"
+
+
 def delivery_key(source: WebhookSource, headers: dict[str, str], body: bytes) -> str:
     """Check the signature; return the key that identifies this delivery among redeliveries."""
     now = datetime.now(UTC)
     try:
         if source.scheme == Scheme.STANDARD.value:
-            return "id:" + verify_standard(_valid_secrets(source, now), headers, body, now)
+            return id_key(verify_standard(_valid_secrets(source, now), headers, body, now))
         header = (source.signature_header or DEFAULT_SIGNATURE_HEADER).lower()
         verify_hmac(_valid_secrets(source, now), headers.get(header), body)
     except SignatureError as exc:
-        raise UnauthorizedError(str(exc)) from None
+        raise InvalidSignatureError(str(exc)) from None
     if source.delivery_id_header and headers.get(source.delivery_id_header.lower()):
-        return "id:" + headers[source.delivery_id_header.lower()][:200]
+        return id_key(headers[source.delivery_id_header.lower()])
     return body_digest(body)
 
 
@@ -160,7 +166,9 @@ async def process(session: AsyncSession, source: WebhookSource, delivery: Webhoo
             async with session.begin_nested():
                 body = json.dumps({"points": points}).encode()
                 result = await ingest(session, source.org_id, JSON, _body_once(body))
-                written = result.inserted + result.updated
+                # Every point the payload maps to, stored or already there: the same
+                # on a replay, so a replay's record matches the first processing.
+                written = result.received
         except ValidationFailedError as exc:
             error = _summary(exc)
     await repository.record_outcome(session, delivery, error, written)
@@ -176,11 +184,8 @@ def _summary(exc: ValidationFailedError) -> str:
     return shown + (f"; and {more} more" if more > 0 else "")
 
 
-async def receive(
-    session: AsyncSession, source: WebhookSource, headers: dict[str, str], body: bytes
-) -> Outcome:
-    """Store the delivery, or find the same one received before; process it if new."""
-    key = delivery_key(source, headers, body)
+async def receive(session: AsyncSession, source: WebhookSource, key: str, body: bytes) -> Outcome:
+    """Store the verified delivery, or find the same one received before; process it if new."""
     delivery, first_time = await repository.claim_delivery(
         session, source.org_id, source.id, key, body
     )

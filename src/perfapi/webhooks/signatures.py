@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -21,6 +22,8 @@ from datetime import datetime
 TOLERANCE_SECONDS = 5 * 60
 STANDARD_PREFIX = "whsec_"
 HMAC_PREFIX = "sha256="
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+MAX_PLAIN_ID_LENGTH = 200
 
 
 class SignatureError(Exception):
@@ -73,11 +76,20 @@ def verify_hmac(secrets_: Sequence[str], header_value: str | None, body: bytes) 
     if not header_value or not header_value.startswith(HMAC_PREFIX):
         raise SignatureError("Missing signature header, or it does not start with sha256=.")
     offered = header_value.removeprefix(HMAC_PREFIX).strip().lower()
+    if not _HEX_DIGEST.fullmatch(offered):
+        raise SignatureError("The signature is not a SHA-256 hex digest.")
     for secret in secrets_:
         expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         if hmac.compare_digest(expected, offered):
             return
     raise SignatureError("The signature does not match.")
+
+
+def id_key(delivery_id: str) -> str:
+    """A sender's delivery id as a key: whole when short, else its digest (index limits)."""
+    if len(delivery_id) <= MAX_PLAIN_ID_LENGTH:
+        return "id:" + delivery_id
+    return "idsha256:" + hashlib.sha256(delivery_id.encode()).hexdigest()
 
 
 def body_digest(body: bytes) -> str:
