@@ -1,6 +1,6 @@
 """Reads that must not grow with raw point volume, measured at two volumes in one run.
 
-    python -m bench.reads [--small 100000] [--large 10000000] [--repeats 7]
+    python -m bench.reads [--small 100000] [--large 10000000] [--repeats 7] [--no-analyze]
 
 One fresh database and one real `perfapi serve` (uvicorn, one worker). Through the
 API: 500 KPIs (sum, avg, last, count; a few lower_is_better), a 2025 target for
@@ -11,8 +11,9 @@ grandchildren), 4 key results each (2 reading KPIs, 2 checked in by hand, so
 Points go straight into `points` with asyncpg COPY (ingestion speed is
 bench.ingest's subject, not this one's), spread over 2025 for every KPI, followed
 by the change-log rows ingestion writes; the server's own background refresher
-then brings the rollups up to date before anything is timed. First --small
-points, then topped up to --large in total, with timestamps that never collide.
+then brings the rollups up to date, and the database is analyzed (unless
+--no-analyze), before anything is timed. First --small points, then topped up
+to --large in total, with timestamps that never collide.
 
 Timed after each load, as of 2025-12-31: one warm-up call, then --repeats calls
 one after the other, medians of wall time, of
@@ -332,8 +333,8 @@ async def load_points(
         refresh_seconds = time.perf_counter() - started
         if analyze:
             # This machine's PostgreSQL runs with autovacuum off; a deployment's
-            # autovacuum would analyze after such a load. Without it the planner
-            # keeps guessing from an empty table's statistics (see --no-analyze).
+            # autovacuum would analyze after such a load. Without statistics the
+            # planner falls back to default selectivities (see --no-analyze).
             await connection.execute("ANALYZE")
     finally:
         await connection.close()

@@ -84,3 +84,30 @@ def assert_problem(
 
 def error_locs(body: dict[str, Any]) -> list[list[str | int]]:
     return [error["loc"] for error in body["errors"]]
+
+
+async def walk_pages(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str]
+) -> list[list[dict[str, Any]]]:
+    """Every page of a list, following `Link: <...>; rel="next"` until `next_cursor` is null.
+
+    Checks the pagination contract on the way: the link carries the cursor of the
+    page it follows and appears exactly when there is a next page.
+    """
+    pages: list[list[dict[str, Any]]] = []
+    next_url: str | None = url
+    while next_url is not None:
+        response = await client.get(next_url, headers=headers)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        pages.append(page["items"])
+        if page["next_cursor"] is None:
+            assert "link" not in response.headers
+            next_url = None
+        else:
+            link = response.headers["link"]
+            assert link.startswith("<"), link
+            assert link.endswith('>; rel="next"'), link
+            next_url = link[1 : link.index(">")]
+            assert f"cursor={page['next_cursor']}" in next_url
+    return pages

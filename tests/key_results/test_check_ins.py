@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from perfapi.auth.tokens import Scope
-from tests.support import Tenant, assert_problem, bearer, error_locs, make_token
+from tests.support import Tenant, assert_problem, bearer, error_locs, make_token, walk_pages
 
 CHECK_IN_FIELDS = ["id", "key_result_id", "value", "at", "note", "confidence", "created_at"]
 
@@ -202,24 +202,9 @@ async def test_list_is_ordered_by_at_and_paginates(
     assert [item["id"] for item in listed] == expected
     assert [item["value"] for item in listed] == sorted(days)
 
-    seen: list[str] = []
-    url: str | None = f"/v1/key-results/{kr_id}/check-ins?limit=2"
-    pages = 0
-    while url is not None:
-        response = await client.get(url, headers=tenant.headers)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        assert len(page["items"]) <= 2
-        seen += [item["id"] for item in page["items"]]
-        pages += 1
-        if page["next_cursor"] is None:
-            assert "link" not in response.headers
-            url = None
-        else:
-            link = response.headers["link"]
-            assert link.endswith('>; rel="next"')
-            url = link[1 : link.index(">")]
-    assert pages == 3
+    pages = await walk_pages(client, f"/v1/key-results/{kr_id}/check-ins?limit=2", tenant.headers)
+    assert [len(page) for page in pages] == [2, 2, 1]
+    seen = [item["id"] for page in pages for item in page]
     assert seen == expected
 
 

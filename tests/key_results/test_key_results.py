@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from perfapi.auth.tokens import Scope
-from tests.support import Tenant, assert_problem, bearer, error_locs, make_token
+from tests.support import Tenant, assert_problem, bearer, error_locs, make_token, walk_pages
 
 KR_FIELDS = [
     *("id", "objective_id", "title", "direction", "start_value", "target_value"),
@@ -292,24 +292,10 @@ async def test_list_is_in_creation_order_and_paginates(
     ]
     assert [kr["id"] for kr in await list_krs(client, tenant, objective_id)] == created
 
-    seen: list[str] = []
-    url: str | None = f"/v1/objectives/{objective_id}/key-results?limit=2"
-    pages = 0
-    while url is not None:
-        response = await client.get(url, headers=tenant.headers)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        assert len(page["items"]) <= 2
-        seen += [item["id"] for item in page["items"]]
-        pages += 1
-        if page["next_cursor"] is None:
-            assert "link" not in response.headers
-            url = None
-        else:
-            link = response.headers["link"]
-            assert link.endswith('>; rel="next"')
-            url = link[1 : link.index(">")]
-    assert pages == 3
+    url = f"/v1/objectives/{objective_id}/key-results?limit=2"
+    pages = await walk_pages(client, url, tenant.headers)
+    assert [len(page) for page in pages] == [2, 2, 1]
+    seen = [item["id"] for page in pages for item in page]
     assert seen == created
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from perfapi.auth.tokens import Scope
-from tests.support import Tenant, assert_problem, bearer, error_locs, make_token
+from tests.support import Tenant, assert_problem, bearer, error_locs, make_token, walk_pages
 
 KPIS = "/v1/kpis"
 TARGET = {"period_start": "2026-01-01", "period_end": "2026-03-31", "value": 100.0}
@@ -304,25 +304,9 @@ async def test_pagination_walks_every_kpi_once_in_creation_order(
     client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
     created = [(await create_kpi(client, tenant, key=f"k{n}"))["id"] for n in range(5)]
-    seen: list[str] = []
-    url: str | None = f"{KPIS}?limit=2"
-    pages = 0
-    while url is not None:
-        response = await client.get(url, headers=tenant.headers)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        assert len(page["items"]) <= 2
-        seen += [item["id"] for item in page["items"]]
-        pages += 1
-        if page["next_cursor"] is None:
-            assert "link" not in response.headers
-            url = None
-        else:
-            link = response.headers["link"]
-            assert link.endswith('>; rel="next"')
-            url = link[1 : link.index(">")]
-            assert f"cursor={page['next_cursor']}" in url
-    assert pages == 3
+    pages = await walk_pages(client, f"{KPIS}?limit=2", tenant.headers)
+    assert [len(page) for page in pages] == [2, 2, 1]
+    seen = [item["id"] for page in pages for item in page]
     assert seen == created
 
 

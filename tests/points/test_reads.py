@@ -20,7 +20,7 @@ from tests.points.helpers import (
     result,
     ts,
 )
-from tests.support import Tenant, assert_problem, error_locs
+from tests.support import Tenant, assert_problem, error_locs, walk_pages
 
 KPI = "sales.mrr"
 
@@ -64,25 +64,9 @@ async def test_pages_walk_every_point_once(client: httpx.AsyncClient, tenant: Te
     # Five points share each timestamp, so pages also split inside one ts.
     sent = [point(KPI, minute, 1.0, team=f"t{n}") for minute in range(3) for n in range(5)]
     assert counts(await post_json(client, tenant, sent)) == result(15, 15, 0, 0)
-    seen: list[tuple[str, str]] = []
-    next_url: str | None = f"{url(kpi_id)}?limit=4"
-    pages = 0
-    while next_url is not None:
-        response = await client.get(next_url, headers=tenant.headers)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        pages += 1
-        seen += [(item["ts"], item["dimensions"]["team"]) for item in page["items"]]
-        if page["next_cursor"] is None:
-            assert "link" not in response.headers
-            next_url = None
-        else:
-            link = response.headers["link"]
-            assert link.endswith('>; rel="next"')
-            next_url = link[1 : link.index(">")]
-            assert f"cursor={page['next_cursor']}" in next_url
-            assert "limit=4" in next_url
-    assert pages == 4
+    pages = await walk_pages(client, f"{url(kpi_id)}?limit=4", tenant.headers)
+    assert [len(page) for page in pages] == [4, 4, 4, 3]
+    seen = [(item["ts"], item["dimensions"]["team"]) for page in pages for item in page]
     assert len(seen) == len(set(seen)) == 15
     assert [stamp for stamp, _ in seen] == sorted(stamp for stamp, _ in seen)
 

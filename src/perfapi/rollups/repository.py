@@ -92,19 +92,23 @@ async def recompute_days(
         ),
         params,
     )
+    # LATERAL: one index range scan per day, whatever the planner believes about
+    # the table. As a plain join, statistics older than a bulk load made it
+    # materialise all of the KPI's points and test each against every day.
     await session.execute(
         text(
             "INSERT INTO kpi_day_rollups (org_id, kpi_id, day, dims_hash, dimensions, count, sum,"
             " min, max, last_ts, last_value, sum_x, sum_xx, sum_xy) "
-            "SELECT p.org_id, p.kpi_id, d.day, p.dims_hash, (array_agg(p.dimensions))[1],"
+            "SELECT CAST(:org_id AS uuid), CAST(:kpi_id AS uuid), d.day, s.* "
+            "FROM unnest(CAST(:days AS date[])) AS d(day) CROSS JOIN LATERAL ("
+            "SELECT p.dims_hash, (array_agg(p.dimensions))[1],"
             " count(*), sum(p.value), min(p.value), max(p.value), max(p.ts),"
             " (array_agg(p.value ORDER BY p.ts DESC))[1],"
             f" sum({_X}), sum({_X} * {_X}), sum({_X} * p.value) "
-            "FROM unnest(CAST(:days AS date[])) AS d(day) "
-            "JOIN points p ON p.org_id = :org_id AND p.kpi_id = :kpi_id"
+            "FROM points p WHERE p.org_id = :org_id AND p.kpi_id = :kpi_id"
             " AND p.ts >= d.day::timestamp AT TIME ZONE 'UTC'"
             " AND p.ts < (d.day + 1)::timestamp AT TIME ZONE 'UTC' "
-            "GROUP BY p.org_id, p.kpi_id, d.day, p.dims_hash"
+            "GROUP BY p.dims_hash) AS s"
         ),
         params,
     )
@@ -167,6 +171,14 @@ async def dirty_days(
     return {kpi_id: frozenset(found) for kpi_id, found in days.items()}
 
 
+# Each part probes the index once per wanted (KPI, month), (KPI, day) or raw
+# range, so its cost follows the number of probes, never the table's size.
+# OFFSET 0 keeps PostgreSQL from flattening the LATERAL subquery into a join,
+# which with statistics from before a bulk load it ran as a hash join over a
+# sequential scan of the whole table.
+_ONE_PROBE_EACH = " OFFSET 0"
+
+
 def _rollup_part(table: str, period: str, dimension_filter: str) -> str:
     return (
         f"SELECT q.qi, sum(r.count), sum(r.sum), min(r.min), max(r.max), max(r.last_ts),"
@@ -174,8 +186,9 @@ def _rollup_part(table: str, period: str, dimension_filter: str) -> str:
         f" sum(r.sum_x), sum(r.sum_xx), sum(r.sum_xy) "
         f"FROM unnest(CAST(:{period}_qi AS int[]), CAST(:{period}_kpi AS uuid[]),"
         f" CAST(:{period}_at AS date[])) AS q(qi, kpi_id, at) "
-        f"JOIN {table} r ON r.org_id = :org_id AND r.kpi_id = q.kpi_id AND r.{period} = q.at"
-        f"{dimension_filter} GROUP BY q.qi"
+        f"CROSS JOIN LATERAL (SELECT * FROM {table} r WHERE r.org_id = :org_id"
+        f" AND r.kpi_id = q.kpi_id AND r.{period} = q.at{dimension_filter}{_ONE_PROBE_EACH}) r "
+        "GROUP BY q.qi"
     )
 
 
@@ -215,8 +228,10 @@ async def aggregate_parts(
         "FROM unnest(CAST(:raw_qi AS int[]), CAST(:raw_kpi AS uuid[]),"
         " CAST(:raw_from AS timestamptz[]), CAST(:raw_to AS timestamptz[]))"
         " AS q(qi, kpi_id, t0, t1) "
-        "JOIN points p ON p.org_id = :org_id AND p.kpi_id = q.kpi_id"
-        f" AND p.ts >= q.t0 AND p.ts < q.t1{point_filter} GROUP BY q.qi"
+        "CROSS JOIN LATERAL (SELECT p.ts, p.value, p.dims_hash FROM points p"
+        " WHERE p.org_id = :org_id AND p.kpi_id = q.kpi_id"
+        f" AND p.ts >= q.t0 AND p.ts < q.t1{point_filter}{_ONE_PROBE_EACH}) p "
+        "GROUP BY q.qi"
     )
     rows = await session.execute(text(statement), params)
     return [
