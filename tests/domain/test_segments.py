@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from perfapi.domain.segments import Segments, decompose
+from perfapi.domain.segments import Segments, decompose, merge_day_ranges
 
 
 def z(text: str) -> datetime:
@@ -22,10 +22,17 @@ def days(first: str, last: str) -> tuple[date, ...]:
     return tuple(start + timedelta(days=i) for i in range((end - start).days + 1))
 
 
+def each_day(days: frozenset[date]) -> list[tuple[date, date]]:
+    """Dirty days as one-day ranges, the form decompose takes."""
+    return [(day, day) for day in sorted(days)]
+
+
 def test_worked_example() -> None:
     # Jan 30 06:00 .. Apr 2 12:00 with Feb 14 dirty: a ragged head, Jan 31 as a day,
     # February day by day around the dirty day, March whole, Apr 1 a day, a ragged tail.
-    got = decompose(z("2026-01-30T06:00Z"), z("2026-04-02T12:00Z"), frozenset({d("2026-02-14")}))
+    got = decompose(
+        z("2026-01-30T06:00Z"), z("2026-04-02T12:00Z"), each_day(frozenset({d("2026-02-14")}))
+    )
     assert got == Segments(
         months=(d("2026-03-01"),),
         days=(
@@ -44,7 +51,7 @@ def test_worked_example() -> None:
 
 def test_adjacent_raw_ranges_merge() -> None:
     dirty = frozenset({d("2026-01-31"), d("2026-02-01"), d("2026-02-03")})
-    got = decompose(z("2026-01-30T06:00Z"), z("2026-02-04T00:00Z"), dirty)
+    got = decompose(z("2026-01-30T06:00Z"), z("2026-02-04T00:00Z"), each_day(dirty))
     assert got.raw == (
         (z("2026-01-30T06:00Z"), z("2026-02-02T00:00Z")),
         (z("2026-02-03T00:00Z"), z("2026-02-04T00:00Z")),
@@ -54,15 +61,15 @@ def test_adjacent_raw_ranges_merge() -> None:
 
 
 def test_whole_months_only() -> None:
-    got = decompose(z("2026-01-01T00:00Z"), z("2026-03-01T00:00Z"), frozenset())
+    got = decompose(z("2026-01-01T00:00Z"), z("2026-03-01T00:00Z"), [])
     assert got == Segments((d("2026-01-01"), d("2026-02-01")), (), ())
 
 
 def test_within_one_day_is_raw() -> None:
     start, end = z("2026-01-01T03:00Z"), z("2026-01-01T05:00Z")
-    assert decompose(start, end, frozenset()) == Segments((), (), ((start, end),))
+    assert decompose(start, end, []) == Segments((), (), ((start, end),))
     start, end = z("2026-01-01T03:00Z"), z("2026-01-02T05:00Z")
-    assert decompose(start, end, frozenset()) == Segments((), (), ((start, end),))
+    assert decompose(start, end, []) == Segments((), (), ((start, end),))
 
 
 def test_other_offsets_are_read_in_utc() -> None:
@@ -70,21 +77,23 @@ def test_other_offsets_are_read_in_utc() -> None:
     got = decompose(
         datetime(2026, 1, 1, 1, tzinfo=plus_one),
         datetime(2026, 1, 3, 1, tzinfo=plus_one),
-        frozenset(),
+        [],
     )
     assert got == Segments((), (d("2026-01-01"), d("2026-01-02")), ())
 
 
 def test_dirty_day_outside_the_range_is_ignored() -> None:
-    got = decompose(z("2026-03-01T00:00Z"), z("2026-04-01T00:00Z"), frozenset({d("2026-04-01")}))
+    got = decompose(
+        z("2026-03-01T00:00Z"), z("2026-04-01T00:00Z"), each_day(frozenset({d("2026-04-01")}))
+    )
     assert got == Segments((d("2026-03-01"),), (), ())
 
 
 def test_invalid_ranges() -> None:
     with pytest.raises(ValueError, match="start < end"):
-        decompose(z("2026-01-02T00:00Z"), z("2026-01-02T00:00Z"), frozenset())
+        decompose(z("2026-01-02T00:00Z"), z("2026-01-02T00:00Z"), [])
     with pytest.raises(ValueError, match="aware"):
-        decompose(datetime(2026, 1, 1), datetime(2026, 1, 2), frozenset())
+        decompose(datetime(2026, 1, 1), datetime(2026, 1, 2), [])
 
 
 def midnight(day: date) -> datetime:
@@ -113,7 +122,7 @@ def test_segments_partition_the_range(
     end = start + length
     if end <= start:
         return
-    got = decompose(start, end, dirty)
+    got = decompose(start, end, each_day(dirty))
     pieces = [(midnight(m), midnight(month_end(m))) for m in got.months]
     pieces += [(midnight(day), midnight(day + timedelta(days=1))) for day in got.days]
     pieces += list(got.raw)
@@ -145,3 +154,74 @@ def test_segments_partition_the_range(
             day += timedelta(days=1)
     assert list(got.months) == sorted(got.months)
     assert list(got.days) == sorted(got.days)
+
+
+def test_merge_day_ranges_joins_overlapping_and_adjacent() -> None:
+    ranges = [
+        (d("2026-03-01"), d("2026-03-05")),
+        (d("2026-01-01"), d("2026-01-01")),
+        (d("2026-03-06"), d("2026-03-06")),  # adjacent: joins the range before
+        (d("2026-03-03"), d("2026-03-04")),  # inside: absorbed
+        (d("2026-01-03"), d("2026-01-03")),  # a day apart: stays on its own
+        (d("0001-01-01"), d("0001-01-01")),
+        (d("9999-12-31"), d("9999-12-31")),
+    ]
+    assert merge_day_ranges(ranges) == [
+        (d("0001-01-01"), d("0001-01-01")),
+        (d("2026-01-01"), d("2026-01-01")),
+        (d("2026-01-03"), d("2026-01-03")),
+        (d("2026-03-01"), d("2026-03-06")),
+        (d("9999-12-31"), d("9999-12-31")),
+    ]
+    assert merge_day_ranges([]) == []
+    with pytest.raises(ValueError, match="must not end before it starts"):
+        merge_day_ranges([(d("2026-01-02"), d("2026-01-01"))])
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 60), st.integers(0, 5)).map(
+            lambda pair: (
+                (date(2026, 1, 1) + timedelta(days=pair[0]),) * 2
+                if pair[1] == 0
+                else (
+                    date(2026, 1, 1) + timedelta(days=pair[0]),
+                    date(2026, 1, 1) + timedelta(days=pair[0] + pair[1]),
+                )
+            )
+        ),
+        max_size=12,
+    )
+)
+def test_merged_ranges_cover_exactly_the_same_days(ranges: list[tuple[date, date]]) -> None:
+    def covered(spans: list[tuple[date, date]]) -> set[date]:
+        return {
+            first + timedelta(days=offset)
+            for first, last in spans
+            for offset in range((last - first).days + 1)
+        }
+
+    merged = merge_day_ranges(ranges)
+    assert covered(merged) == covered(ranges)
+    # Disjoint, in order, and never touching: a gap of at least one day between them.
+    for (_, last), (first, _) in itertools.pairwise(merged):
+        assert (first - last).days > 1
+
+
+def test_a_dirty_span_of_centuries_is_one_raw_range() -> None:
+    got = decompose(
+        z("1950-01-01T00:00Z"),
+        z("2900-01-01T00:00Z"),
+        [(d("1960-03-01"), d("2850-06-30")), (d("2000-01-01"), d("2000-01-01"))],
+    )
+    assert got.raw == ((z("1960-03-01T00:00Z"), z("2850-07-01T00:00Z")),)
+    assert got.days == ()
+    assert got.months[:2] == (d("1950-01-01"), d("1950-02-01"))
+    assert len(got.months) == (1960 - 1950) * 12 + 2 + (2900 - 2850) * 12 - 6
+
+
+def test_dirty_ranges_are_clipped_to_the_range() -> None:
+    got = decompose(
+        z("2026-03-10T00:00Z"), z("2026-03-12T00:00Z"), [(d("0001-01-01"), d("9999-12-31"))]
+    )
+    assert got == Segments((), (), ((z("2026-03-10T00:00Z"), z("2026-03-12T00:00Z")),))

@@ -216,3 +216,44 @@ async def test_clean_periods_come_from_rollups_and_changed_days_from_points(
     body = await get_json(client, tenant, path, eu_january)
     # 7371 - 4 + 40 = 7407, plus 4 marked days.
     assert [(b["value"], b["count"]) for b in body["buckets"]] == [(4007407.0, 7)]
+
+
+async def test_a_change_spanning_centuries_refreshes_only_the_days_with_points(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """One request with points 900 years apart logs one change over every day between;
+    the refresh recomputes the days that hold points, and reads inside that change read
+    only their own window of it."""
+    kpi = await seed_orders(client, tenant)
+    await run_refresh(sessionmaker)
+    reply = await send(
+        client,
+        tenant,
+        [
+            point("orders", "1950-03-01T10:00:00Z", 3.0, region="eu"),
+            point("orders", "2850-03-01T10:00:00Z", 4.0, region="eu"),
+        ],
+    )
+    assert reply["inserted"] == 2
+    # Pending: January 2026 reads the same as before the far-away points arrived.
+    assert await numbers(client, tenant, kpi) == ORIGINAL
+    await run_refresh(sessionmaker)
+    far = {(date(1950, 3, 1), "eu"): (1, 3.0, 3.0, 3.0, 3.0)} | {
+        (date(2850, 3, 1), "eu"): (1, 4.0, 4.0, 4.0, 4.0)
+    }
+    assert await rollup_rows(sessionmaker, "kpi_day_rollups", "day", kpi) == DAY_ROWS | far
+    far_months = {(day.replace(day=1), region): row for (day, region), row in far.items()}
+    assert await rollup_rows(sessionmaker, "kpi_month_rollups", "month", kpi) == (
+        MONTH_ROWS | far_months
+    )
+    assert await numbers(client, tenant, kpi) == ORIGINAL
+    body = await get_json(
+        client,
+        tenant,
+        f"/v1/kpis/{kpi}/series",
+        {"from": "1900-01-01", "to": "2900-01-01", "interval": "year", "dim.region": "eu"},
+    )
+    counted = {b["start"][:4]: (b["value"], b["count"]) for b in body["buckets"] if b["count"]}
+    assert counted == {"1950": (3.0, 1), "2026": (7371.0, 7), "2850": (4.0, 1)}

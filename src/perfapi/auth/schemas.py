@@ -2,9 +2,10 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from perfapi.auth.tokens import Scope
+from perfapi.kit.calendar import CalendarInstant
 
 
 def _distinct(scopes: list[Scope]) -> list[Scope]:
@@ -18,7 +19,7 @@ class ApiKeyCreate(BaseModel):
     scopes: Annotated[list[Scope], AfterValidator(_distinct)] = Field(
         min_length=1, description="read: GET; write: changes; ingest: points; admin: keys."
     )
-    expires_at: AwareDatetime | None = Field(
+    expires_at: CalendarInstant | None = Field(
         default=None, description="After this instant the key no longer authenticates."
     )
 

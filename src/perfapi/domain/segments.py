@@ -4,6 +4,7 @@ A read over a long range then touches a handful of month rows, some day rows and
 raw points only at the ragged edges and on days whose rollup is stale ("dirty").
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -17,10 +18,13 @@ class Segments:
     raw: tuple[tuple[datetime, datetime], ...]  # UTC [from, to) to read from raw points
 
 
-def decompose(start: datetime, end: datetime, dirty_days: frozenset[date]) -> Segments:
+def decompose(start: datetime, end: datetime, dirty: Iterable[tuple[date, date]] = ()) -> Segments:
     """Partition [start, end) exactly into clean months, clean days and raw ranges.
 
-    Raw ranges are the partial days at the edges and the dirty days, adjacent ones merged.
+    ``dirty`` holds inclusive UTC day ranges whose rollups may be stale. Raw ranges
+    are the partial days at the edges and the dirty spans, adjacent ones merged.
+    The work follows the number of months and dirty ranges, not of days: a dirty
+    span of centuries is one raw range.
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("decompose needs aware datetimes")
@@ -35,29 +39,33 @@ def decompose(start: datetime, end: datetime, dirty_days: frozenset[date]) -> Se
     raw: list[tuple[datetime, datetime]] = []
     if lo < _midnight(first_day):
         raw.append((lo, _midnight(first_day)))
-    dirty_months = {(d.year, d.month) for d in dirty_days}
     months: list[date] = []
     days: list[date] = []
-    month = first_day.replace(day=1)
-    # Walk by month so a range of years costs a step per month, and only edge months
-    # and months holding a dirty day are expanded day by day.
-    while month < end_day:
-        following = _next_month(month)
-        whole = first_day <= month and following <= end_day
-        if whole and (month.year, month.month) not in dirty_months:
-            months.append(month)
-        else:
-            day = max(month, first_day)
-            while day < min(following, end_day):
-                if day in dirty_days:
-                    raw.append((_midnight(day), _midnight(day + _DAY)))
-                else:
-                    days.append(day)
-                day += _DAY
-        month = following
+    clean_from = first_day
+    for dirty_first, dirty_last in merge_day_ranges(dirty):
+        span_start = max(dirty_first, first_day)
+        span_end = end_day if dirty_last >= end_day else min(dirty_last + _DAY, end_day)
+        if span_start >= span_end:
+            continue
+        _split_clean(clean_from, span_start, months, days)
+        raw.append((_midnight(span_start), _midnight(span_end)))
+        clean_from = span_end
+    _split_clean(clean_from, end_day, months, days)
     if _midnight(end_day) < hi:
         raw.append((_midnight(end_day), hi))
     return Segments(tuple(months), tuple(days), tuple(_merge(raw)))
+
+
+def _split_clean(first: date, end: date, months: list[date], days: list[date]) -> None:
+    """Append the clean days [first, end) as whole months where they fit, else as days."""
+    day = first
+    while day < end:
+        if day.day == 1 and (following := _next_month(day)) <= end:
+            months.append(day)
+            day = following
+        else:
+            days.append(day)
+            day += _DAY
 
 
 def _midnight(day: date) -> datetime:
@@ -76,4 +84,17 @@ def _merge(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, date
             merged[-1] = (merged[-1][0], hi)
         else:
             merged.append((lo, hi))
+    return merged
+
+
+def merge_day_ranges(ranges: Iterable[tuple[date, date]]) -> list[tuple[date, date]]:
+    """Inclusive day ranges, overlapping or adjacent ones joined, in order."""
+    merged: list[tuple[date, date]] = []
+    for first, last in sorted(ranges):
+        if first > last:
+            raise ValueError(f"a day range must not end before it starts: {first} > {last}")
+        if merged and (first - merged[-1][1]).days <= 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
     return merged

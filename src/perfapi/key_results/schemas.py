@@ -3,8 +3,9 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
+from perfapi.kit.calendar import CalendarInstant
 from perfapi.kit.schemas import RequestModel, ResponseModel, not_null
 from perfapi.objectives.schemas import Description, Title, Weight
 
@@ -81,7 +82,7 @@ class KeyResult(ResponseModel):
 
 class CheckInCreate(RequestModel):
     value: float
-    at: AwareDatetime | None = Field(
+    at: CalendarInstant | None = Field(
         default=None, description="When the value was true; default now. Needs an offset."
     )
     note: Description | None = None

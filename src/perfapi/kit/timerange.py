@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Query
 
 from perfapi.errors import FieldError, ValidationFailedError
+from perfapi.kit.calendar import SPAN, instant_supported
 
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -29,14 +30,18 @@ ToParam = Annotated[
 
 
 def parse_bound(raw: str, tz: ZoneInfo) -> datetime | None:
-    """The instant, or None when ``raw`` is neither a date nor a timestamp with offset."""
+    """The instant, or None when ``raw`` is neither a date nor a timestamp with offset
+    inside the supported calendar."""
     try:
         if len(raw) == 10:
-            return datetime.combine(date.fromisoformat(raw), time(), tz)
-        parsed = datetime.fromisoformat(raw)
+            parsed = datetime.combine(date.fromisoformat(raw), time(), tz)
+        else:
+            parsed = datetime.fromisoformat(raw)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else None
+    if parsed.tzinfo is None or not instant_supported(parsed):
+        return None
+    return parsed
 
 
 def time_range(
@@ -51,7 +56,7 @@ def time_range(
             problems.append(
                 FieldError(
                     loc=["query", name],
-                    message=f"{name} must be a date or an RFC 3339 timestamp with offset.",
+                    message=f"{name} must be a date or an RFC 3339 timestamp with offset, {SPAN}.",
                     type="invalid_time",
                 )
             )

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from perfapi.kit.calendar import CalendarDate
 from perfapi.kit.schemas import RequestModel, ResponseModel, not_null
 
 KPI_KEY_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
@@ -86,8 +87,8 @@ class Kpi(ResponseModel):
 
 
 class KpiTargetCreate(RequestModel):
-    period_start: date = Field(description="First day of the period.")
-    period_end: date = Field(description="Last day of the period (inclusive).")
+    period_start: CalendarDate = Field(description="First day of the period.")
+    period_end: CalendarDate = Field(description="Last day of the period (inclusive).")
     value: float = Field(description="The KPI's target over the whole period.")
 
 

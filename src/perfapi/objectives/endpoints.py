@@ -1,5 +1,5 @@
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from perfapi.auth.dependencies import ReadAccess, WriteAccess
 from perfapi.db.session import DbSession
 from perfapi.errors import ValidationFailedError
+from perfapi.kit.calendar import CalendarDate
 from perfapi.kit.exports import export_responses
 from perfapi.kit.listing import Listing, ListParams
 from perfapi.kit.openapi import problem_responses
@@ -48,8 +49,10 @@ def _filters(
     ] = None,
     team: str | None = None,
     owner: str | None = None,
-    due_from: Annotated[date | None, Query(description="Due on or after this date.")] = None,
-    due_to: Annotated[date | None, Query(description="Due on or before this date.")] = None,
+    due_from: Annotated[
+        CalendarDate | None, Query(description="Due on or after this date.")
+    ] = None,
+    due_to: Annotated[CalendarDate | None, Query(description="Due on or before this date.")] = None,
 ) -> ObjectiveFilters:
     parent = None if parent_id in (None, "null") else _objective_id(parent_id)
     if due_from is not None and due_to is not None and due_from > due_to:

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from pydantic import Field, StringConstraints
 
+from perfapi.kit.calendar import CalendarDate
 from perfapi.kit.schemas import RequestModel, ResponseModel, not_null
 
 
@@ -35,8 +36,8 @@ class ObjectiveCreate(RequestModel):
     parent_id: UUID | None = None
     owner: Label | None = None
     team: Label | None = None
-    start_date: date
-    due_date: date = Field(description="Last day of the objective's period (inclusive).")
+    start_date: CalendarDate
+    due_date: CalendarDate = Field(description="Last day of the objective's period (inclusive).")
     weight: Weight = 1.0
     status: ObjectiveStatus = ObjectiveStatus.ACTIVE
 
@@ -54,8 +55,8 @@ class ObjectiveUpdate(RequestModel):
     parent_id: UUID | None = None
     owner: Label | None = None
     team: Label | None = None
-    start_date: date | None = None
-    due_date: date | None = None
+    start_date: CalendarDate | None = None
+    due_date: CalendarDate | None = None
     weight: Weight | None = None
     status: ObjectiveStatus | None = None
 

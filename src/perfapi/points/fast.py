@@ -12,9 +12,11 @@ from uuid import UUID
 
 import msgspec
 
+from perfapi.kit.calendar import FIRST_DAY, LAST_DAY
 from perfapi.points.records import NO_DIMENSIONS, DimensionKeys, PointRow
 
 _LARGEST_FLOAT = 1.7976931348623157e308
+_FIRST_YEAR, _LAST_YEAR = FIRST_DAY.year, LAST_DAY.year
 
 
 class FastPoint(msgspec.Struct, forbid_unknown_fields=True):
@@ -62,9 +64,9 @@ def rows_of(
     for point in points:
         kpi_id = kpi_of(point.kpi)
         key = key_of(point.dimensions) if point.dimensions else NO_DIMENSIONS
-        # Years 1 and 9999 may leave datetime's range once moved to UTC: let the
-        # slow checker decide those.
-        if kpi_id is None or key is None or not 1 < point.ts.year < 9999:
+        # Strictly inside the supported years whatever the offset; the edge years
+        # go to the slow checker, which compares the instant itself.
+        if kpi_id is None or key is None or not _FIRST_YEAR < point.ts.year < _LAST_YEAR:
             return None
         append((org_id, kpi_id, point.ts, key[0], point.value, key[1]))
     return rows

@@ -15,11 +15,12 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from perfapi.errors import FieldError
+from perfapi.kit.calendar import SPAN, instant_supported
 
 PointRow = tuple[UUID, UUID, datetime, int, float, str]
 LocOf = Callable[[int], list[str | int]]
@@ -88,20 +89,9 @@ def parse_ts(raw: object) -> datetime | str:
         return f"ts {raw[:40]!r} is not an RFC 3339 timestamp"
     if ts.tzinfo is None:
         return "ts needs an offset (Z or +hh:mm)"
-    if not is_storable(ts):
-        return "ts must fall between the years 1 and 9999 in UTC"
+    if not instant_supported(ts):
+        return f"ts must lie {SPAN}"
     return ts
-
-
-def is_storable(ts: datetime) -> bool:
-    """Whether the instant exists in UTC within datetime's range (years 1 to 9999)."""
-    if 1 < ts.year < 9999:
-        return True
-    try:
-        ts.astimezone(UTC)
-    except OverflowError:
-        return False
-    return True
 
 
 def parse_value(raw: object) -> float | str:

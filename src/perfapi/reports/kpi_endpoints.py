@@ -1,4 +1,3 @@
-from datetime import date
 from typing import Annotated
 from uuid import UUID
 
@@ -8,6 +7,7 @@ from perfapi.auth.dependencies import ReadAccess
 from perfapi.db.session import DbSession
 from perfapi.domain.buckets import Interval
 from perfapi.errors import FieldError, ValidationFailedError
+from perfapi.kit.calendar import CalendarDate
 from perfapi.kit.exports import ExportFormat, ExportFormatParam, computed_export, export_responses
 from perfapi.kit.timerange import FromParam, ToParam
 from perfapi.kpis import service as kpis
@@ -32,8 +32,8 @@ async def get_kpi_attainment(
     principal: ReadAccess,
     session: DbSession,
     as_of: AsOf,
-    period_start: date | None = None,
-    period_end: date | None = None,
+    period_start: CalendarDate | None = None,
+    period_end: CalendarDate | None = None,
 ) -> schemas.Attainment:
     kpi = await kpis.get(session, principal.org_id, kpi_id)
     if (period_start is None) != (period_end is None):

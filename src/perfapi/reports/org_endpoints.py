@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Response
 from perfapi.auth.dependencies import ReadAccess
 from perfapi.db.session import DbSession
 from perfapi.errors import ValidationFailedError
+from perfapi.kit.calendar import CalendarDate
 from perfapi.kit.exports import ExportFormat, ExportFormatParam, computed_export, export_responses
 from perfapi.reports import schemas, summaries
 from perfapi.reports.params import AsOf, Threshold
@@ -29,8 +30,10 @@ async def get_goal_achievement(
     session: DbSession,
     as_of: AsOf,
     export_format: ExportFormatParam,
-    start: Annotated[date | None, Query(alias="from", description="First due date.")] = None,
-    end: Annotated[date | None, Query(alias="to", description="Last due date.")] = None,
+    start: Annotated[
+        CalendarDate | None, Query(alias="from", description="First due date.")
+    ] = None,
+    end: Annotated[CalendarDate | None, Query(alias="to", description="Last due date.")] = None,
     threshold: Threshold = 1.0,
     parent_id: UUID | None = None,
     team: str | None = None,

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Query
 
 from perfapi.errors import ValidationFailedError
+from perfapi.kit.calendar import SPAN, date_supported, instant_supported
 
 
 def _as_of(
@@ -20,22 +21,27 @@ def _as_of(
 ) -> datetime:
     if as_of is None:
         return datetime.now(UTC)
+    parsed: datetime | None
     try:
         if len(as_of) == 10:
             day = date.fromisoformat(as_of)
-            return datetime.combine(day + timedelta(days=1), time(), UTC) - timedelta(
-                microseconds=1
-            )
-        parsed = datetime.fromisoformat(as_of)
+            # The end of that day; the check below keeps day + 1 inside datetime's range.
+            parsed = None if not date_supported(day) else _end_of(day)
+        else:
+            parsed = datetime.fromisoformat(as_of)
     except ValueError:
         parsed = None
-    if parsed is None or parsed.tzinfo is None:
+    if parsed is None or parsed.tzinfo is None or not instant_supported(parsed):
         raise ValidationFailedError.single(
             ["query", "as_of"],
-            "as_of must be a date or an RFC 3339 timestamp with offset.",
+            f"as_of must be a date or an RFC 3339 timestamp with offset, {SPAN}.",
             "as_of",
         )
     return parsed
+
+
+def _end_of(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(), UTC) - timedelta(microseconds=1)
 
 
 AsOf = Annotated[datetime, Depends(_as_of)]

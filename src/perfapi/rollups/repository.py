@@ -80,46 +80,49 @@ async def lock_kpi_for_recompute(session: AsyncSession, org_id: UUID, kpi_id: UU
     )
 
 
-async def recompute_days(
-    session: AsyncSession, org_id: UUID, kpi_id: UUID, days: Sequence[date]
+async def recompute_range(
+    session: AsyncSession, org_id: UUID, kpi_id: UUID, first_day: date, last_day: date
 ) -> None:
-    """Rebuild the day rollups of these days from raw points, then their months."""
-    params = {"org_id": org_id, "kpi_id": kpi_id, "days": list(days)}
+    """Rebuild the day rollups of the UTC days first_day..last_day from raw points, then
+    their months.
+
+    One index range scan of the KPI's points in the range: the cost follows the
+    points there, not the number of days, so a change spanning centuries with a
+    handful of points in it is as cheap as those points.
+    """
+    params = {"org_id": org_id, "kpi_id": kpi_id, "first_day": first_day, "last_day": last_day}
     await session.execute(
         text(
-            "DELETE FROM kpi_day_rollups "
-            "WHERE org_id = :org_id AND kpi_id = :kpi_id AND day = ANY(CAST(:days AS date[]))"
+            "DELETE FROM kpi_day_rollups WHERE org_id = :org_id AND kpi_id = :kpi_id"
+            " AND day BETWEEN CAST(:first_day AS date) AND CAST(:last_day AS date)"
         ),
         params,
     )
-    # LATERAL: one index range scan per day, whatever the planner believes about
-    # the table. As a plain join, statistics older than a bulk load made it
-    # materialise all of the KPI's points and test each against every day.
     await session.execute(
         text(
             "INSERT INTO kpi_day_rollups (org_id, kpi_id, day, dims_hash, dimensions, count, sum,"
             " min, max, last_ts, last_value, sum_x, sum_xx, sum_xy) "
-            "SELECT CAST(:org_id AS uuid), CAST(:kpi_id AS uuid), d.day, s.* "
-            "FROM unnest(CAST(:days AS date[])) AS d(day) CROSS JOIN LATERAL ("
-            "SELECT p.dims_hash, (array_agg(p.dimensions))[1],"
-            " count(*), sum(p.value), min(p.value), max(p.value), max(p.ts),"
-            " (array_agg(p.value ORDER BY p.ts DESC))[1],"
+            "SELECT p.org_id, p.kpi_id, (p.ts AT TIME ZONE 'UTC')::date, p.dims_hash,"
+            " (array_agg(p.dimensions))[1], count(*), sum(p.value), min(p.value), max(p.value),"
+            " max(p.ts), (array_agg(p.value ORDER BY p.ts DESC))[1],"
             f" sum({_X}), sum({_X} * {_X}), sum({_X} * p.value) "
             "FROM points p WHERE p.org_id = :org_id AND p.kpi_id = :kpi_id"
-            " AND p.ts >= d.day::timestamp AT TIME ZONE 'UTC'"
-            " AND p.ts < (d.day + 1)::timestamp AT TIME ZONE 'UTC' "
-            "GROUP BY p.dims_hash) AS s"
+            " AND p.ts >= CAST(:first_day AS date)::timestamp AT TIME ZONE 'UTC'"
+            " AND p.ts < (CAST(:last_day AS date) + 1)::timestamp AT TIME ZONE 'UTC' "
+            "GROUP BY p.org_id, p.kpi_id, (p.ts AT TIME ZONE 'UTC')::date, p.dims_hash"
         ),
         params,
     )
-    months = sorted({day.replace(day=1) for day in days})
-    month_params = {"org_id": org_id, "kpi_id": kpi_id, "months": months}
+    months = (
+        "date_trunc('month', CAST(:first_day AS date))::date",
+        "date_trunc('month', CAST(:last_day AS date))::date",
+    )
     await session.execute(
         text(
             "DELETE FROM kpi_month_rollups WHERE org_id = :org_id AND kpi_id = :kpi_id"
-            " AND month = ANY(CAST(:months AS date[]))"
+            f" AND month BETWEEN {months[0]} AND {months[1]}"
         ),
-        month_params,
+        params,
     )
     await session.execute(
         text(
@@ -130,10 +133,10 @@ async def recompute_days(
             " (array_agg(last_value ORDER BY last_ts DESC))[1], sum(sum_x), sum(sum_xx),"
             " sum(sum_xy) "
             "FROM kpi_day_rollups WHERE org_id = :org_id AND kpi_id = :kpi_id"
-            " AND date_trunc('month', day)::date = ANY(CAST(:months AS date[])) "
+            f" AND day >= {months[0]} AND day < ({months[1]} + interval '1 month')::date "
             "GROUP BY org_id, kpi_id, date_trunc('month', day)::date, dims_hash"
         ),
-        month_params,
+        params,
     )
 
 
@@ -154,21 +157,33 @@ async def delete_kpi_rollups(session: AsyncSession, org_id: UUID, kpi_id: UUID) 
         )
 
 
-async def dirty_days(
-    session: AsyncSession, org_id: UUID, kpi_ids: Iterable[UUID]
-) -> dict[UUID, frozenset[date]]:
-    """Per KPI, the UTC days whose rollups may be stale: read those from raw points."""
+async def dirty_ranges(
+    session: AsyncSession,
+    org_id: UUID,
+    kpi_ids: Iterable[UUID],
+    first_day: date,
+    last_day: date,
+) -> dict[UUID, list[tuple[date, date]]]:
+    """Per KPI, the pending changes' day ranges, clipped to first_day..last_day: their
+    rollups may be stale, so reads take them from raw points."""
     rows = await session.execute(
         text(
-            "SELECT DISTINCT kpi_id, generate_series(first_day, last_day, interval '1 day')::date"
+            "SELECT kpi_id, greatest(first_day, CAST(:first_day AS date)),"
+            " least(last_day, CAST(:last_day AS date))"
             " FROM rollup_changes WHERE org_id = :org_id AND kpi_id = ANY(CAST(:kpi_ids AS uuid[]))"
+            " AND first_day <= CAST(:last_day AS date) AND last_day >= CAST(:first_day AS date)"
         ),
-        {"org_id": org_id, "kpi_ids": sorted(set(kpi_ids))},
+        {
+            "org_id": org_id,
+            "kpi_ids": sorted(set(kpi_ids)),
+            "first_day": first_day,
+            "last_day": last_day,
+        },
     )
-    days: dict[UUID, set[date]] = {}
-    for kpi_id, day in rows:
-        days.setdefault(kpi_id, set()).add(day)
-    return {kpi_id: frozenset(found) for kpi_id, found in days.items()}
+    ranges: dict[UUID, list[tuple[date, date]]] = {}
+    for kpi_id, first, last in rows:
+        ranges.setdefault(kpi_id, []).append((first, last))
+    return ranges
 
 
 # Each part probes the index once per wanted (KPI, month), (KPI, day) or raw

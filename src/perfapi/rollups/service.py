@@ -1,8 +1,9 @@
 """Keeping rollups current, and reading KPI aggregates through them.
 
 Writers of points append to ``rollup_changes`` (cheap, and never contended).
-:func:`refresh` recomputes the listed days from raw points; a background task
-calls it every few seconds. Reads never wait for it: :func:`aggregate` reads
+:func:`refresh` recomputes the logged day ranges from raw points, one range scan
+each, so its cost follows the points in them; a background task calls it every
+few seconds. Reads never wait for it: :func:`aggregate` reads
 days with pending changes from raw points, whole clean months and days from
 rollups, and partial days at the edges from raw points, so an answer is exact
 either way and its cost grows with the length of the range, not with the
@@ -12,13 +13,13 @@ number of points.
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.domain.aggregates import EMPTY, Partial, combine
-from perfapi.domain.segments import decompose
+from perfapi.domain.segments import decompose, merge_day_ranges
 from perfapi.rollups import repository
 
 REFRESH_BATCH = 500
@@ -33,10 +34,6 @@ class RangeQuery:
     end: datetime
 
 
-def _days(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
-
-
 async def refresh(session: AsyncSession, org_id: UUID | None = None) -> int:
     """Recompute the rollups of up to REFRESH_BATCH pending changes; return how many.
 
@@ -45,14 +42,15 @@ async def refresh(session: AsyncSession, org_id: UUID | None = None) -> int:
     snapshot can never overwrite a newer one.
     """
     claimed = await repository.claim_changes(session, org_id, REFRESH_BATCH)
-    work: dict[tuple[UUID, UUID], set[date]] = defaultdict(set)
+    work: dict[tuple[UUID, UUID], list[tuple[date, date]]] = defaultdict(list)
     ids: dict[UUID, list[int]] = defaultdict(list)
     for change_org, change_id, kpi_id, first_day, last_day in claimed:
-        work[(change_org, kpi_id)].update(_days(first_day, last_day))
+        work[(change_org, kpi_id)].append((first_day, last_day))
         ids[change_org].append(change_id)
-    for (change_org, kpi_id), days in sorted(work.items()):
+    for (change_org, kpi_id), ranges in sorted(work.items()):
         await repository.lock_kpi_for_recompute(session, change_org, kpi_id)
-        await repository.recompute_days(session, change_org, kpi_id, sorted(days))
+        for first_day, last_day in merge_day_ranges(ranges):
+            await repository.recompute_range(session, change_org, kpi_id, first_day, last_day)
     for change_org, change_ids in ids.items():
         await repository.forget_changes(session, change_org, change_ids)
     return len(claimed)
@@ -67,14 +65,19 @@ async def aggregate(
     """The summary of each query's points, in query order (EMPTY when none)."""
     if not queries:
         return []
-    dirty = await repository.dirty_days(session, org_id, {query.kpi_id for query in queries})
+    # Pending changes matter only inside the queried ranges.
+    window_first = min(query.start for query in queries).astimezone(UTC).date()
+    window_last = max(query.end for query in queries).astimezone(UTC).date()
+    dirty = await repository.dirty_ranges(
+        session, org_id, {query.kpi_id for query in queries}, window_first, window_last
+    )
     months: list[tuple[int, UUID, date]] = []
     days: list[tuple[int, UUID, date]] = []
     raw: list[tuple[int, UUID, datetime, datetime]] = []
     for index, query in enumerate(queries):
         if query.start >= query.end:
             continue
-        segments = decompose(query.start, query.end, dirty.get(query.kpi_id, frozenset()))
+        segments = decompose(query.start, query.end, dirty.get(query.kpi_id, ()))
         months += [(index, query.kpi_id, month) for month in segments.months]
         days += [(index, query.kpi_id, day) for day in segments.days]
         raw += [(index, query.kpi_id, start, end) for start, end in segments.raw]
