@@ -7,7 +7,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from perfapi.kit.repository import created_sort_key, keyset_page
+from perfapi.kit.repository import created_sort_key, keyset_page, one_of
 from perfapi.models import CheckIn, KeyResult
 
 
@@ -105,7 +105,7 @@ async def of_objectives(
 ) -> list[KeyResult]:
     statement = (
         select(KeyResult)
-        .where(KeyResult.org_id == org_id, KeyResult.objective_id.in_(list(objective_ids)))
+        .where(KeyResult.org_id == org_id, one_of(KeyResult.objective_id, objective_ids))
         .order_by(KeyResult.created_at, KeyResult.id)
     )
     return list((await session.scalars(statement)).all())
@@ -119,7 +119,7 @@ async def latest_check_in_values(
         select(CheckIn.key_result_id, CheckIn.value)
         .where(
             CheckIn.org_id == org_id,
-            CheckIn.key_result_id.in_(list(key_result_ids)),
+            one_of(CheckIn.key_result_id, key_result_ids),
             CheckIn.at <= as_of,
         )
         .order_by(CheckIn.key_result_id, CheckIn.at.desc(), CheckIn.created_at.desc())

@@ -7,7 +7,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.kit.conflicts import flush_or_conflict
-from perfapi.kit.repository import created_sort_key, keyset_page
+from perfapi.kit.repository import created_sort_key, keyset_page, one_of
 from perfapi.models import KeyResult, Kpi, KpiTarget
 
 KEY_TAKEN_CONSTRAINT = "kpis_org_id_key_key"
@@ -137,7 +137,7 @@ async def remove_target(session: AsyncSession, org_id: UUID, target_id: UUID) ->
 
 
 async def by_ids(session: AsyncSession, org_id: UUID, kpi_ids: Sequence[UUID]) -> dict[UUID, Kpi]:
-    rows = await session.scalars(select(Kpi).where(Kpi.org_id == org_id, Kpi.id.in_(list(kpi_ids))))
+    rows = await session.scalars(select(Kpi).where(Kpi.org_id == org_id, one_of(Kpi.id, kpi_ids)))
     return {kpi.id: kpi for kpi in rows}
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.kit.conflicts import flush_or_conflict
-from perfapi.kit.repository import AnySelect, created_sort_key, keyset_page, keyset_rows
+from perfapi.kit.repository import AnySelect, created_sort_key, keyset_page, keyset_rows, one_of
 from perfapi.models import Kpi, Objective, ObjectiveKpi
 
 KEY_TAKEN_CONSTRAINT = "objectives_org_id_key_key"
@@ -211,7 +211,7 @@ async def by_ids(
     session: AsyncSession, org_id: UUID, objective_ids: Sequence[UUID]
 ) -> dict[UUID, Objective]:
     rows = await session.scalars(
-        select(Objective).where(Objective.org_id == org_id, Objective.id.in_(list(objective_ids)))
+        select(Objective).where(Objective.org_id == org_id, one_of(Objective.id, objective_ids))
     )
     return {objective.id: objective for objective in rows}
 
@@ -225,7 +225,7 @@ async def subtrees(
         return list((await session.scalars(statement)).all())
     tree = (
         select(Objective.id)
-        .where(Objective.org_id == org_id, Objective.id.in_(list(root_ids)))
+        .where(Objective.org_id == org_id, one_of(Objective.id, root_ids))
         .cte("tree", recursive=True)
     )
     tree = tree.union(

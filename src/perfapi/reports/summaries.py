@@ -1,6 +1,7 @@
 """Org-wide reports: goal achievement and alignment."""
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, datetime
 from uuid import UUID
 
@@ -13,15 +14,16 @@ from perfapi.kpis import repository as kpis
 from perfapi.models import Objective
 from perfapi.objectives import repository as objectives
 from perfapi.reports import schemas
-from perfapi.reports.values import progress_of
+from perfapi.reports.values import progress_of_tree
 
 
-def _descendants(tree: list[Objective], parent_id: UUID) -> set[UUID]:
+def _descendants(tree: list[Objective], parent_ids: Iterable[UUID]) -> set[UUID]:
+    """Every objective under these (not these themselves, unless under another)."""
     children: dict[UUID | None, list[UUID]] = defaultdict(list)
     for objective in tree:
         children[objective.parent_id].append(objective.id)
     found: set[UUID] = set()
-    pending = list(children[parent_id])
+    pending = [child for parent_id in parent_ids for child in children[parent_id]]
     while pending:
         current = pending.pop()
         if current not in found:
@@ -43,7 +45,7 @@ async def goal_achievement_report(
 ) -> schemas.GoalAchievement:
     """Objectives active or closed, due in [start, end], under ``parent_id`` or of ``team``."""
     every = await objectives.subtrees(session, org_id, None)
-    under = _descendants(every, parent_id) if parent_id is not None else None
+    under = _descendants(every, [parent_id]) if parent_id is not None else None
     candidates = [
         objective
         for objective in every
@@ -54,7 +56,10 @@ async def goal_achievement_report(
         )
     ]
     candidates.sort(key=lambda objective: (objective.due_date, objective.created_at, objective.id))
-    computed = await progress_of(session, org_id, [o.id for o in candidates], as_of, threshold)
+    # The candidates and everything under them, from the objectives already loaded.
+    needed = {o.id for o in candidates} | _descendants(every, [o.id for o in candidates])
+    tree = [objective for objective in every if objective.id in needed]
+    computed = await progress_of_tree(session, org_id, tree, as_of, threshold)
     outcomes = [
         Outcome(
             objective.id,

@@ -119,6 +119,17 @@ async def progress_of(
 ) -> ProgressOfTree:
     """Progress of these objectives and everything under them (every objective for None)."""
     tree = await objectives.subtrees(session, org_id, root_ids)
+    return await progress_of_tree(session, org_id, tree, as_of, threshold)
+
+
+async def progress_of_tree(
+    session: AsyncSession,
+    org_id: UUID,
+    tree: Sequence[Objective],
+    as_of: datetime,
+    threshold: float = 1.0,
+) -> ProgressOfTree:
+    """Progress of objectives already loaded, each with every objective under it."""
     by_id = {objective.id: objective for objective in tree}
     items = await key_results.of_objectives(session, org_id, list(by_id))
     values = await _current_values(session, org_id, items, by_id, as_of)
