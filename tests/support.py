@@ -7,11 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from perfapi.app import create_app
 from perfapi.auth.service import issue_key
 from perfapi.auth.tokens import Scope
+from perfapi.config import Settings
 from perfapi.orgs.service import create_org
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -111,3 +114,21 @@ async def walk_pages(
             next_url = link[1 : link.index(">")]
             assert f"cursor={page['next_cursor']}" in next_url
     return pages
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a separate app with these settings (e.g. a database that is down)."""
+    app: FastAPI = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://perfapi.test") as http:
+            yield http
+
+
+async def created(client: httpx.AsyncClient, tenant: Tenant, path: str, body: Any) -> str:
+    """POST a body that must be created; the new id."""
+    response = await client.post(path, headers=tenant.headers, json=body)
+    assert response.status_code == 201, response.text
+    made: str = response.json()["id"]
+    return made

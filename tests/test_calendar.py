@@ -6,17 +6,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Tenant, assert_problem, error_locs
+from tests.support import Tenant, assert_problem, created, error_locs
 
 SPAN = "between 1900-01-01 and 2999-12-31 (UTC)"
 OBJECTIVE = {"title": "Grow", "start_date": "2026-01-01", "due_date": "2026-12-31"}
-
-
-async def created(client: httpx.AsyncClient, tenant: Tenant, path: str, body: Any) -> str:
-    response = await client.post(path, headers=tenant.headers, json=body)
-    assert response.status_code == 201, response.text
-    found: str = response.json()["id"]
-    return found
 
 
 @pytest.fixture

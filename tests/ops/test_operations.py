@@ -8,22 +8,12 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from perfapi.app import create_app
 from perfapi.config import Settings
 from perfapi.ops.context import request_id_var
 from perfapi.ops.logs import JsonFormatter
-from tests.support import Tenant, assert_problem
-
-
-@asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app: FastAPI = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://perfapi.test") as http:
-            yield http
+from tests.support import Tenant, assert_problem, running
 
 
 async def test_healthz(client: httpx.AsyncClient) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Tenant
+from tests.support import Tenant, created
 
 Q1 = ("2026-01-01", "2026-03-31")
 AS_OF = "2026-04-30T00:00:00Z"  # after everything in Q1, before S's second check-in
@@ -114,13 +114,6 @@ class Strategy:
     objectives: dict[str, str]  # letter -> id
     key_results: dict[str, str]  # name -> id
     kpis: dict[str, str]  # key -> id
-
-
-async def created(client: httpx.AsyncClient, tenant: Tenant, path: str, body: Any) -> str:
-    response = await client.post(path, headers=tenant.headers, json=body)
-    assert response.status_code == 201, response.text
-    made: str = response.json()["id"]
-    return made
 
 
 async def create_kpi(

@@ -4,17 +4,12 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
 from standardwebhooks import Webhook
 
-from perfapi.app import create_app
-from perfapi.config import Settings
 from tests.support import Tenant
 
 SOURCES = "/v1/webhook-sources"
@@ -32,15 +27,6 @@ def body_of(payload: object) -> bytes:
 def simple_payload(value: float = 1.0, hour: int = 9, kpi: str = KPI) -> dict[str, Any]:
     """A payload for ``SIMPLE_MAPPING``: one point of ``kpi`` on 2026-01-15."""
     return {"kpi": kpi, "ts": f"{DAY}T{hour:02d}:00:00Z", "value": value}
-
-
-async def create_kpi(client: httpx.AsyncClient, tenant: Tenant, key: str = KPI) -> str:
-    response = await client.post(
-        "/v1/kpis", headers=tenant.headers, json={"key": key, "name": f"KPI {key}"}
-    )
-    assert response.status_code == 201, response.text
-    kpi_id: str = response.json()["id"]
-    return kpi_id
 
 
 async def create_source(
@@ -174,13 +160,3 @@ async def assert_nothing_stored(
 
 def minutes_from_now(minutes: int) -> datetime:
     return datetime.now(UTC) + timedelta(minutes=minutes)
-
-
-@asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of a separate app with these settings (e.g. a database that is down)."""
-    app: FastAPI = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://perfapi.test") as http:
-            yield http

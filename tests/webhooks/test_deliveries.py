@@ -6,13 +6,13 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.points.helpers import create_kpi
 from tests.support import Tenant, assert_problem, error_locs
 from tests.webhooks.helpers import (
     KPI,
     SIMPLE_MAPPING,
     SOURCES,
     body_of,
-    create_kpi,
     create_source,
     daily_series,
     deliveries,

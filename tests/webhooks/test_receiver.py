@@ -14,20 +14,19 @@ import httpx
 import pytest
 
 from perfapi.config import Settings
-from tests.support import Tenant, assert_problem
+from tests.points.helpers import create_kpi
+from tests.support import Tenant, assert_problem, running
 from tests.webhooks.helpers import (
     SIMPLE_MAPPING,
     SOURCES,
     assert_nothing_stored,
     body_of,
-    create_kpi,
     create_source,
     deliveries,
     hmac_signature,
     minutes_from_now,
     points,
     post_hook,
-    running,
     send_hmac,
     send_standard,
     simple_payload,

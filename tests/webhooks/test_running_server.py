@@ -7,10 +7,10 @@ from uuid import UUID
 import httpx
 
 from tests.cli.processes import perfapi_env, start_server
+from tests.points.helpers import create_kpi
 from tests.support import Tenant, fresh_database
 from tests.webhooks.helpers import (
     body_of,
-    create_kpi,
     create_source,
     daily_series,
     deliveries,

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from perfapi.auth.tokens import Scope
+from tests.points.helpers import create_kpi
 from tests.support import Tenant, assert_problem, bearer, error_locs, make_token
 from tests.webhooks.helpers import (
     SIMPLE_MAPPING,
     SOURCES,
-    create_kpi,
     create_source,
     deliveries,
     points,

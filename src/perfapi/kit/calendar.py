@@ -6,7 +6,7 @@ Python's datetime range (years 1 to 9999), and a range over all of it is a
 bounded amount of work.
 """
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime
@@ -14,9 +14,9 @@ from pydantic_core import PydanticCustomError
 
 FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(2999, 12, 31)
-SPAN = "between 1900-01-01 and 2999-12-31 (UTC)"
-_START = datetime(1900, 1, 1, tzinfo=UTC)
-_END = datetime(3000, 1, 1, tzinfo=UTC)  # exclusive
+SPAN = f"between {FIRST_DAY} and {LAST_DAY} (UTC)"
+_START = datetime.combine(FIRST_DAY, time(), UTC)
+_END = datetime.combine(LAST_DAY + timedelta(days=1), time(), UTC)  # exclusive
 
 
 def date_supported(day: date) -> bool:

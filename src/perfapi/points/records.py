@@ -27,8 +27,9 @@ LocOf = Callable[[int], list[str | int]]
 
 MAX_DIMENSIONS = 16
 MAX_DIMENSION_VALUE_LENGTH = 200
-# \Z, not $: $ also matches before a trailing newline.
-DIMENSION_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z"
+DIMENSION_NAME_BODY = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}"
+# \Z, not $: Python's $ also matches before a trailing newline.
+DIMENSION_NAME_PATTERN = rf"^{DIMENSION_NAME_BODY}\Z"
 DIMENSION_NAME = re.compile(DIMENSION_NAME_PATTERN)
 POINT_FIELDS = frozenset(("kpi", "ts", "value", "dimensions"))
 NO_DIMENSIONS = (0, "{}")

@@ -1,12 +1,13 @@
 """Query parameters shared by computed values: ``as_of`` and ``threshold``."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Query
 
 from perfapi.errors import ValidationFailedError
-from perfapi.kit.calendar import SPAN, date_supported, instant_supported
+from perfapi.kit.calendar import SPAN
+from perfapi.kit.timerange import UTC_ZONE, parse_bound
 
 
 def _as_of(
@@ -21,27 +22,16 @@ def _as_of(
 ) -> datetime:
     if as_of is None:
         return datetime.now(UTC)
-    parsed: datetime | None
-    try:
-        if len(as_of) == 10:
-            day = date.fromisoformat(as_of)
-            # The end of that day; the check below keeps day + 1 inside datetime's range.
-            parsed = None if not date_supported(day) else _end_of(day)
-        else:
-            parsed = datetime.fromisoformat(as_of)
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None or not instant_supported(parsed):
+    parsed = parse_bound(as_of, UTC_ZONE)
+    if parsed is None:
         raise ValidationFailedError.single(
             ["query", "as_of"],
             f"as_of must be a date or an RFC 3339 timestamp with offset, {SPAN}.",
             "as_of",
         )
+    if len(as_of) == 10:  # a date: the last instant of that day (still inside the calendar)
+        return (parsed + timedelta(days=1) - timedelta(microseconds=1)).astimezone(UTC)
     return parsed
-
-
-def _end_of(day: date) -> datetime:
-    return datetime.combine(day + timedelta(days=1), time(), UTC) - timedelta(microseconds=1)
 
 
 AsOf = Annotated[datetime, Depends(_as_of)]

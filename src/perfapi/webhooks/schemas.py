@@ -6,6 +6,7 @@ from uuid import UUID
 from pydantic import AfterValidator, Field, StringConstraints
 
 from perfapi.kit.schemas import RequestModel, ResponseModel, not_null
+from perfapi.points.records import DIMENSION_NAME_BODY
 from perfapi.webhooks.mapping import compile_expression
 
 
@@ -23,7 +24,7 @@ Expression = Annotated[
     str, StringConstraints(min_length=1, max_length=1000), AfterValidator(_compiles)
 ]
 # As POST /v1/points requires (pydantic's regex engine: $ is the very end here).
-DimensionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")]
+DimensionName = Annotated[str, Field(pattern=rf"^{DIMENSION_NAME_BODY}$")]
 HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,99}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
