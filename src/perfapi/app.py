@@ -16,7 +16,8 @@ from perfapi.db.engine import create_engine, create_sessionmaker
 from perfapi.errors import install_error_handlers
 from perfapi.key_results.check_in_endpoints import router as check_ins_router
 from perfapi.key_results.endpoints import router as key_results_router
-from perfapi.kit.openapi import install_openapi
+from perfapi.key_results.schemas import KEY_RESULT_CREATE_VARIANTS
+from perfapi.kit.openapi import DocumentedUnion, install_openapi
 from perfapi.kpis.endpoints import router as kpis_router
 from perfapi.objectives.endpoints import router as objectives_router
 from perfapi.objectives.link_endpoints import router as objective_kpis_router
@@ -24,6 +25,7 @@ from perfapi.ops.endpoints import DOCS_ASSETS_DIR, DOCS_ASSETS_PATH
 from perfapi.ops.endpoints import router as ops_router
 from perfapi.ops.metrics import HttpMetrics
 from perfapi.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from perfapi.ops.text_guard import TextGuardMiddleware
 from perfapi.points.endpoints import router as points_router
 from perfapi.reports.kpi_endpoints import router as kpi_reports_router
 from perfapi.reports.org_endpoints import router as org_reports_router
@@ -81,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.webhook_limiter = RateLimiter()
 
     install_error_handlers(app)
+    app.add_middleware(TextGuardMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.max_body_bytes,
@@ -115,5 +118,8 @@ def create_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(router)
     app.mount(DOCS_ASSETS_PATH, StaticFiles(directory=DOCS_ASSETS_DIR), name="docs-assets")
-    install_openapi(app)
+    install_openapi(
+        app,
+        unions=[DocumentedUnion("KeyResultCreate", "direction", KEY_RESULT_CREATE_VARIANTS)],
+    )
     return app

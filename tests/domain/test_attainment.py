@@ -193,3 +193,13 @@ def test_attainment_properties(
         assert result.expected_to_date == pytest.approx(target * result.elapsed_fraction)
     else:
         assert result.expected_to_date == target
+
+
+def test_ratios_that_would_overflow_are_none_not_infinite() -> None:
+    # A target of the smallest double is valid input; 1e15 / 5e-324 is not a number.
+    partial = partial_of([(at(2), 1e15)])
+    higher = run(partial, at(11), target=5e-324)
+    assert (higher.pace, higher.forecast_attainment) == (None, None)
+    lower = run(partial_of([(at(2), 5e-324)]), at(31), target=1e15, direction="lower_is_better")
+    assert lower.pace is None
+    assert lower.status == "on_track"

@@ -274,3 +274,10 @@ def test_roll_up_properties(nodes: list[ObjectiveInput], threshold: float) -> No
     # Input order only changes the order of children, never a number.
     again = roll_up(list(reversed(nodes)), threshold)
     assert {k: v.progress for k, v in again.items()} == {k: v.progress for k, v in result.items()}
+
+
+def test_a_ratio_that_overflows_is_clamped_and_explained_as_none() -> None:
+    # target - start is the smallest double: the ratio is past 1 by far, not a number.
+    result = key_result_progress(kr("increase", start=0.0, target=5e-324, current=1e15))
+    assert result.progress == 1.0
+    assert result.explain.inputs["ratio"] is None

@@ -114,7 +114,7 @@ async def test_valid_create_for_each_direction(
         ({"direction": "decrease", "start_value": 5, "target_value": 5}, "target_value"),
         ({"direction": "decrease", "start_value": 5, "target_value": 6}, "target_value"),
         ({"direction": "at_least", "start_value": 5}, "target_value"),
-        ({"direction": "at_most", "range_max": 5}, "target_value"),
+        ({"direction": "at_most", "start_value": 5}, "target_value"),
         ({"direction": "within", "range_max": 5}, "range_min"),
         ({"direction": "within", "range_min": 5}, "range_max"),
         ({"direction": "within", "range_min": 5, "range_max": 4.9}, "range_max"),
@@ -138,6 +138,16 @@ async def test_direction_rules_are_422_and_write_nothing(
             [["body", x] for x in ("start_value", "target_value")],
         ),
         ({"title": "T", "direction": "within"}, [["body", "range_min"], ["body", "range_max"]]),
+        # What the create schema of each direction leaves out is refused, as it says.
+        ({**INCREASE, "range_min": 1}, [["body", "range_min"]]),
+        (
+            {"title": "T", "direction": "at_most", "target_value": 3, "range_max": 5},
+            [["body", "range_max"]],
+        ),
+        (
+            {"title": "T", "direction": "within", "range_min": 1, "range_max": 2, "target_value": 2},
+            [["body", "target_value"]],
+        ),
         ({**INCREASE, "weight": 0, "colour": "red"}, [["body", "colour"], ["body", "weight"]]),
         ({"direction": "up", "weight": 0}, [["body", x] for x in ("title", "direction", "weight")]),
     ],

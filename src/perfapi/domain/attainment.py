@@ -1,5 +1,6 @@
 """KPI attainment against a target period: pace, status and forecast (DESIGN 5)."""
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -54,7 +55,9 @@ def elapsed_fraction(period_start: date, period_end: date, as_of: datetime) -> f
 def _ratio(numerator: float | None, denominator: float | None) -> float | None:
     if numerator is None or denominator is None or denominator == 0:
         return None
-    return numerator / denominator
+    ratio = numerator / denominator
+    # A tiny target (5e-324 is a valid one) can make the ratio overflow: no number then.
+    return ratio if math.isfinite(ratio) else None
 
 
 def attainment(data: AttainmentInput) -> Attainment:

@@ -71,7 +71,8 @@ def key_result_progress(kr: KeyResultInput) -> KeyResultProgress:
         if start is None or target is None or target == start:
             return result("undefined", 0.0)
         ratio = (current - start) / (target - start)
-        inputs["ratio"] = ratio
+        # Overflows to an infinity when target - start is tiny: still past either end.
+        inputs["ratio"] = ratio if math.isfinite(ratio) else None
         return result("linear", _clamp(ratio))
     if kr.direction in ("at_least", "at_most"):
         if target is None:

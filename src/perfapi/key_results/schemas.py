@@ -1,11 +1,12 @@
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, create_model
 
 from perfapi.kit.calendar import CalendarInstant
+from perfapi.kit.fields import NOT_BLANK, Measure, Number, Trimmed
 from perfapi.kit.schemas import RequestModel, ResponseModel, not_null
 from perfapi.objectives.schemas import Description, Title, Weight
 
@@ -18,7 +19,7 @@ class KeyResultDirection(StrEnum):
     WITHIN = "within"
 
 
-Unit = Annotated[str, Field(min_length=1, max_length=32)]
+Unit = Annotated[str, Field(min_length=1, max_length=32, json_schema_extra=NOT_BLANK), Trimmed]
 
 _DIRECTION_HELP = (
     "increase: from start_value up to target_value (target > start); "
@@ -27,20 +28,67 @@ _DIRECTION_HELP = (
     "within: stay between range_min and range_max."
 )
 
+DIRECTION_FIELDS: dict[KeyResultDirection, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    KeyResultDirection.INCREASE: (("start_value", "target_value"), ()),
+    KeyResultDirection.DECREASE: (("start_value", "target_value"), ()),
+    KeyResultDirection.AT_LEAST: (("target_value",), ("start_value",)),
+    KeyResultDirection.AT_MOST: (("target_value",), ("start_value",)),
+    KeyResultDirection.WITHIN: (("range_min", "range_max"), ()),
+}
+"""The value fields each direction needs, and those it also allows (a baseline)."""
 
+_KPI_HELP = "Read the value from this KPI instead of check-ins."
+
+VALUE_FIELDS = ("start_value", "target_value", "range_min", "range_max")
+
+
+# Validated as one model, so that every problem is listed with its plain ``loc``
+# (a tagged union would put the direction into it); documented as
+# KEY_RESULT_CREATE_VARIANTS, one schema per direction, which the service enforces.
 class KeyResultCreate(RequestModel):
+    """A key result. Which value fields it needs depends on its `direction`."""
+
     title: Title
     direction: KeyResultDirection = Field(description=_DIRECTION_HELP)
-    start_value: float | None = None
-    target_value: float | None = None
-    range_min: float | None = None
-    range_max: float | None = None
-    kpi_id: UUID | None = Field(
-        default=None,
-        description="Read the value from this KPI instead of check-ins.",
-    )
+    start_value: Measure | None = None
+    target_value: Measure | None = None
+    range_min: Measure | None = None
+    range_max: Measure | None = None
+    kpi_id: UUID | None = Field(default=None, description=_KPI_HELP)
     unit: Unit | None = None
     weight: Weight = 1.0
+
+
+def _variant(direction: KeyResultDirection, help_text: str) -> type[RequestModel]:
+    """The create body of one direction, for the OpenAPI document only."""
+    required, optional = DIRECTION_FIELDS[direction]
+    fields: dict[str, Any] = {
+        "title": (Title, ...),
+        "direction": (Literal[direction.value], Field(description=help_text)),
+    }
+    for name in VALUE_FIELDS:
+        if name in required:
+            fields[name] = (Measure, ...)
+        elif name in optional:
+            fields[name] = (Measure | None, Field(default=None, description="A baseline."))
+    fields["kpi_id"] = (UUID | None, Field(default=None, description=_KPI_HELP))
+    fields["unit"] = (Unit | None, None)
+    fields["weight"] = (Weight, 1.0)
+    name = "KeyResultCreate" + direction.value.title().replace("_", "")
+    model: type[RequestModel] = create_model(name, __base__=RequestModel, **fields)
+    return model
+
+
+KEY_RESULT_CREATE_VARIANTS: dict[str, type[RequestModel]] = {
+    direction.value: _variant(direction, help_text)
+    for direction, help_text in (
+        (KeyResultDirection.INCREASE, "From start_value up to target_value (target > start)."),
+        (KeyResultDirection.DECREASE, "From start_value down to target_value (target < start)."),
+        (KeyResultDirection.AT_LEAST, "Reach target_value: progress 1 at or above it, else 0."),
+        (KeyResultDirection.AT_MOST, "Stay at or under target_value: progress 1 or 0."),
+        (KeyResultDirection.WITHIN, "Stay between range_min and range_max (min <= max)."),
+    )
+}
 
 
 class KeyResultUpdate(RequestModel):
@@ -48,10 +96,10 @@ class KeyResultUpdate(RequestModel):
 
     title: Title | None = None
     direction: KeyResultDirection | None = None
-    start_value: float | None = None
-    target_value: float | None = None
-    range_min: float | None = None
-    range_max: float | None = None
+    start_value: Measure | None = None
+    target_value: Measure | None = None
+    range_min: Measure | None = None
+    range_max: Measure | None = None
     kpi_id: UUID | None = None
     unit: Unit | None = None
     weight: Weight | None = None
@@ -81,12 +129,12 @@ class KeyResult(ResponseModel):
 
 
 class CheckInCreate(RequestModel):
-    value: float
+    value: Measure
     at: CalendarInstant | None = Field(
         default=None, description="When the value was true; default now. Needs an offset."
     )
     note: Description | None = None
-    confidence: float | None = Field(
+    confidence: Number | None = Field(
         default=None, ge=0, le=1, description="How likely the target is met, 0 to 1."
     )
 

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from perfapi.errors import ConflictError, FieldError, NotFoundError, ValidationFailedError
 from perfapi.key_results import repository
 from perfapi.key_results.schemas import (
+    DIRECTION_FIELDS,
+    VALUE_FIELDS,
     CheckInCreate,
     KeyResultCreate,
     KeyResultDirection,
@@ -75,12 +77,25 @@ async def get(session: AsyncSession, org_id: UUID, key_result_id: UUID) -> KeyRe
     return key_result
 
 
+def unused_value_problems(values: dict[str, Any]) -> list[FieldError]:
+    """Value fields sent that the direction does not use, as its create schema says.
+
+    Only on create: a PATCH that changes the direction keeps the stored values.
+    """
+    required, optional = DIRECTION_FIELDS[KeyResultDirection(values["direction"])]
+    return [
+        _problem(field, f"{values['direction']} does not use {field}.", "extra_forbidden")
+        for field in VALUE_FIELDS
+        if values.get(field) is not None and field not in required + optional
+    ]
+
+
 async def create(
     session: AsyncSession, org_id: UUID, objective_id: UUID, body: KeyResultCreate
 ) -> KeyResult:
     await objectives.get(session, org_id, objective_id, for_reference=True)
     values = body.model_dump()
-    problems = await _problems(session, org_id, values)
+    problems = unused_value_problems(values) + await _problems(session, org_id, values)
     if problems:
         raise ValidationFailedError(problems)
     return await repository.save(

@@ -6,10 +6,11 @@ Python's datetime range (years 1 to 9999), and a range over all of it is a
 bounded amount of work.
 """
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 FIRST_DAY = date(1900, 1, 1)
@@ -40,5 +41,42 @@ def _check_instant(instant: datetime) -> datetime:
     return instant
 
 
-CalendarDate = Annotated[date, AfterValidator(_check_date)]
-CalendarInstant = Annotated[AwareDatetime, AfterValidator(_check_instant)]
+# The years 1900..2999 as written, the part of the calendar rule a schema can state;
+# an instant a few hours past either end once its offset is applied is refused too.
+DATE_PATTERN = r"^(19[0-9]{2}|2[0-9]{3})-[0-9]{2}-[0-9]{2}$"
+INSTANT_PATTERN = r"^(19[0-9]{2}|2[0-9]{3})-"
+
+
+# Shapes checked before parsing: pydantic would also read "1700000000" as Unix time.
+_DATE_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_INSTANT_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}.*", re.DOTALL)
+
+
+def _date_string(value: object) -> object:
+    if not isinstance(value, str) or not _DATE_SHAPE.fullmatch(value):
+        raise PydanticCustomError("date_type", "a date must be a string such as 2026-01-31")
+    return value
+
+
+def _instant_string(value: object) -> object:
+    if not isinstance(value, str) or not _INSTANT_SHAPE.fullmatch(value):
+        raise PydanticCustomError(
+            "datetime_type", "a timestamp must be an RFC 3339 string such as 2026-01-31T09:00:00Z"
+        )
+    return value
+
+
+# JSON has no date type: a number is never taken as one (pydantic's lax mode would
+# read 0 as 1970-01-01).
+CalendarDate = Annotated[
+    date,
+    BeforeValidator(_date_string),
+    AfterValidator(_check_date),
+    Field(json_schema_extra={"pattern": DATE_PATTERN}),
+]
+CalendarInstant = Annotated[
+    AwareDatetime,
+    BeforeValidator(_instant_string),
+    AfterValidator(_check_instant),
+    Field(json_schema_extra={"pattern": INSTANT_PATTERN}),
+]

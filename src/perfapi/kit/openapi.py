@@ -9,6 +9,8 @@ follow from a route's meaning (409, ...) are declared on the route with
 :func:`problem_responses`.
 """
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -78,7 +80,34 @@ def _describe_errors(path: str, operation: dict[str, Any]) -> None:
     operation["responses"] = dict(sorted(responses.items()))
 
 
-def build_openapi(app: FastAPI) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DocumentedUnion:
+    """A request body validated as one model but documented as a ``oneOf``.
+
+    The model lists every problem with its plain ``loc``; the document tells a
+    generated client which fields each value of ``discriminator`` needs.
+    """
+
+    schema: str
+    discriminator: str
+    variants: Mapping[str, type[BaseModel]]
+
+
+def _document_union(schemas: dict[str, Any], union: DocumentedUnion) -> None:
+    mapping = {}
+    for tag, model in union.variants.items():
+        schemas[model.__name__] = _model_schema(model)
+        mapping[tag] = _SCHEMA_REF + model.__name__
+    description = schemas.get(union.schema, {}).get("description")
+    schemas[union.schema] = {
+        "oneOf": [{"$ref": ref} for ref in mapping.values()],
+        "discriminator": {"propertyName": union.discriminator, "mapping": mapping},
+        "title": union.schema,
+        **({"description": description} if description else {}),
+    }
+
+
+def build_openapi(app: FastAPI, unions: Sequence[DocumentedUnion] = ()) -> dict[str, Any]:
     schema = get_openapi(
         title=app.title,
         version=app.version,
@@ -88,7 +117,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         tags=app.openapi_tags,
         servers=app.servers,
     )
-    _add_problem_schemas(schema.setdefault("components", {}).setdefault("schemas", {}))
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    _add_problem_schemas(schemas)
+    for union in unions:
+        _document_union(schemas, union)
     for path, path_item in schema.get("paths", {}).items():
         for method, operation in path_item.items():
             if method in _HTTP_METHODS:
@@ -97,10 +129,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def install_openapi(app: FastAPI) -> None:
+def install_openapi(app: FastAPI, unions: Sequence[DocumentedUnion] = ()) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = build_openapi(app)
+            app.openapi_schema = build_openapi(app, unions)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

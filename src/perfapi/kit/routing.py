@@ -1,6 +1,7 @@
-"""Route class that answers 415 when a JSON endpoint receives another media type.
+"""Route class for JSON endpoints: 415 for another media type, 422 for unstorable text.
 
-FastAPI would otherwise try to validate the raw bytes and answer a confusing 422.
+FastAPI would otherwise try to validate the raw bytes and answer a confusing 422,
+and pass strings PostgreSQL cannot store (NUL, lone surrogates) on to the database.
 """
 
 from collections.abc import Callable, Coroutine
@@ -9,7 +10,8 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from perfapi.errors import UnsupportedMediaTypeError
+from perfapi.errors import FieldError, UnsupportedMediaTypeError, ValidationFailedError
+from perfapi.kit.text import UNSTORABLE_TYPE, unstorable_strings
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -33,10 +35,35 @@ class JsonBodyRoute(APIRoute):
             return handler
 
         async def checked_handler(request: Request) -> Response:
-            if has_body(request) and not is_json_media_type(request.headers.get("content-type")):
-                raise UnsupportedMediaTypeError(
-                    "This endpoint accepts Content-Type: application/json only."
-                )
+            if has_body(request):
+                if not is_json_media_type(request.headers.get("content-type")):
+                    raise UnsupportedMediaTypeError(
+                        "This endpoint accepts Content-Type: application/json only."
+                    )
+                await _reject_unstorable_text(request)
             return await handler(request)
 
         return checked_handler
+
+
+async def _reject_unstorable_text(request: Request) -> None:
+    """422 naming every string of the body PostgreSQL could not store.
+
+    ``request.json()`` caches the parsed body, so FastAPI's own validation reuses
+    it; a body that is not JSON is left to FastAPI's 400.
+    """
+    try:
+        body = await request.json()
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError included
+        return
+    try:
+        errors = [
+            FieldError(loc=list(loc), message=message, type=UNSTORABLE_TYPE)
+            for loc, message in unstorable_strings(body, ("body",))
+        ]
+    except RecursionError:
+        raise ValidationFailedError.single(
+            ("body",), "The body is nested too deeply.", "too_deep"
+        ) from None
+    if errors:
+        raise ValidationFailedError(errors, detail="The body holds text that cannot be stored.")

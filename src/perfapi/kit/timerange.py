@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Query
 
 from perfapi.errors import FieldError, ValidationFailedError
-from perfapi.kit.calendar import SPAN, instant_supported
+from perfapi.kit.calendar import INSTANT_PATTERN, SPAN, instant_supported
 
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -17,6 +17,7 @@ FromParam = Annotated[
         alias="from",
         description="Inclusive start: an RFC 3339 timestamp with offset, or a date (its 00:00).",
         examples=["2026-01-01", "2026-01-01T00:00:00Z"],
+        json_schema_extra={"pattern": INSTANT_PATTERN},
     ),
 ]
 ToParam = Annotated[
@@ -25,6 +26,7 @@ ToParam = Annotated[
         alias="to",
         description="Exclusive end: an RFC 3339 timestamp with offset, or a date (its 00:00).",
         examples=["2027-01-01"],
+        json_schema_extra={"pattern": INSTANT_PATTERN},
     ),
 ]
 

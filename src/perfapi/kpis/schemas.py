@@ -3,9 +3,10 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field
 
 from perfapi.kit.calendar import CalendarDate
+from perfapi.kit.fields import NOT_BLANK, Measure, Trimmed
 from perfapi.kit.schemas import RequestModel, ResponseModel, not_null
 
 KPI_KEY_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
@@ -34,7 +35,7 @@ KpiKey = Annotated[
         examples=["sales.new_arr"],
     ),
 ]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Tag = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra=NOT_BLANK), Trimmed]
 
 
 def _distinct_in_order(tags: list[str]) -> list[str]:
@@ -42,8 +43,8 @@ def _distinct_in_order(tags: list[str]) -> list[str]:
 
 
 Tags = Annotated[list[Tag], Field(max_length=50), AfterValidator(_distinct_in_order)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+Name = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NOT_BLANK), Trimmed]
+Unit = Annotated[str, Field(min_length=1, max_length=32, json_schema_extra=NOT_BLANK), Trimmed]
 Description = Annotated[str, Field(max_length=4000)]
 
 
@@ -89,7 +90,7 @@ class Kpi(ResponseModel):
 class KpiTargetCreate(RequestModel):
     period_start: CalendarDate = Field(description="First day of the period.")
     period_end: CalendarDate = Field(description="Last day of the period (inclusive).")
-    value: float = Field(description="The KPI's target over the whole period.")
+    value: Measure = Field(description="The KPI's target over the whole period.")
 
 
 class KpiTarget(ResponseModel):

@@ -3,9 +3,10 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
 from perfapi.kit.calendar import CalendarDate
+from perfapi.kit.fields import NOT_BLANK, Number, Trimmed
 from perfapi.kit.schemas import RequestModel, ResponseModel, not_null
 
 
@@ -16,8 +17,8 @@ class ObjectiveStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Title = Annotated[str, Field(min_length=1, max_length=500, json_schema_extra=NOT_BLANK), Trimmed]
+Label = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NOT_BLANK), Trimmed]
 ObjectiveKey = Annotated[
     str,
     Field(
@@ -26,7 +27,7 @@ ObjectiveKey = Annotated[
     ),
 ]
 Description = Annotated[str, Field(max_length=10_000)]
-Weight = Annotated[float, Field(gt=0, le=1_000_000, description="Relative weight among siblings.")]
+Weight = Annotated[Number, Field(gt=0, le=1_000_000, description="Relative weight among siblings.")]
 
 
 class ObjectiveCreate(RequestModel):

@@ -5,7 +5,7 @@ gives up (returns None) at the first doubt: any invalid point, an unknown KPI
 key. The caller then lets the slow checker find and name every problem.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -13,16 +13,16 @@ from uuid import UUID
 import msgspec
 
 from perfapi.kit.calendar import FIRST_DAY, LAST_DAY
+from perfapi.kit.fields import MAX_MAGNITUDE
 from perfapi.points.records import NO_DIMENSIONS, DimensionKeys, PointRow
 
-_LARGEST_FLOAT = 1.7976931348623157e308
 _FIRST_YEAR, _LAST_YEAR = FIRST_DAY.year, LAST_DAY.year
 
 
 class FastPoint(msgspec.Struct, forbid_unknown_fields=True):
     kpi: str
     ts: Annotated[datetime, msgspec.Meta(tz=True)]
-    value: Annotated[float, msgspec.Meta(ge=-_LARGEST_FLOAT, le=_LARGEST_FLOAT)]
+    value: Annotated[float, msgspec.Meta(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
     # Labels are checked once per distinct set, by DimensionKeys, not per point.
     dimensions: dict[str, str] | None = None
 
@@ -46,6 +46,43 @@ def decode_lines(lines: bytes) -> list[FastPoint] | None:
     """NDJSON lines, blank ones already removed."""
     try:
         return _point_decoder.decode_lines(lines)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+
+
+class _RawBody(msgspec.Struct, forbid_unknown_fields=True):
+    points: list[msgspec.Raw]
+
+
+_raw_body_decoder = msgspec.json.Decoder(_RawBody)
+_members_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
+_points_decoder = msgspec.json.Decoder(list[FastPoint])
+
+
+def split_body(body: bytes | bytearray) -> tuple[list[msgspec.Raw], list[str]] | None:
+    """The points of ``{"points": [...]}`` as raw JSON slices of the body (not copies),
+    with the names of any other members; None when msgspec cannot read the body so.
+
+    Each point's syntax is checked, not its content: that is left to
+    :func:`decode_raw` and the slow checker, a batch at a time.
+    """
+    try:
+        return _raw_body_decoder.decode(body).points, []
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass
+    try:
+        members = _members_decoder.decode(body)
+        points = _raw_list_decoder.decode(members.pop("points"))
+    except (msgspec.ValidationError, msgspec.DecodeError, KeyError):
+        return None
+    return points, sorted(members)
+
+
+def decode_raw(points: Sequence[msgspec.Raw]) -> list[FastPoint] | None:
+    """Points split from a body by :func:`split_body`."""
+    try:
+        return _points_decoder.decode(b"[" + b",".join(points) + b"]")
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
 

@@ -21,6 +21,8 @@ from uuid import UUID
 
 from perfapi.errors import FieldError
 from perfapi.kit.calendar import SPAN, instant_supported
+from perfapi.kit.fields import magnitude_problem
+from perfapi.kit.text import text_problem
 
 PointRow = tuple[UUID, UUID, datetime, int, float, str]
 LocOf = Callable[[int], list[str | int]]
@@ -102,9 +104,8 @@ def parse_value(raw: object) -> float | str:
         value = float(raw)
     except OverflowError:
         value = math.inf
-    if not math.isfinite(value):
-        return "value must be a finite number"
-    return value
+    problem = magnitude_problem(value)
+    return "value " + problem if problem else value
 
 
 def check_dimensions(raw: object) -> dict[str, str] | str:
@@ -122,8 +123,9 @@ def check_dimensions(raw: object) -> dict[str, str] | str:
                 f"dimension {name!r} must be a non-empty string of at most "
                 f"{MAX_DIMENSION_VALUE_LENGTH} characters"
             )
-        if "\x00" in value:
-            return f"dimension {name!r} must not contain the NUL character"
+        problem = text_problem(value)
+        if problem:
+            return f"dimension {name!r} {problem}"
     return raw
 
 

@@ -18,6 +18,8 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 
+from perfapi.kit.fields import magnitude_problem
+
 MILLISECONDS_FROM = 10**11  # as seconds, the year 5138: larger numbers are milliseconds
 
 
@@ -72,8 +74,10 @@ def _value(raw: Any, where: str) -> float:
         with contextlib.suppress(ValueError):
             raw = float(raw)
     number = _finite(raw)
-    if number is None:
-        raise MappingError(f"{where}: value must be a finite number, got {raw!r:.80}")
+    if number is None or magnitude_problem(number):
+        raise MappingError(
+            f"{where}: value must be a finite number between -1e15 and 1e15, got {raw!r:.80}"
+        )
     return number
 
 

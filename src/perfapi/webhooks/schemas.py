@@ -5,6 +5,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from perfapi.kit.fields import NOT_BLANK, Flag, Integer, Trimmed
 from perfapi.kit.schemas import RequestModel, ResponseModel, not_null
 from perfapi.points.records import DIMENSION_NAME_BODY
 from perfapi.webhooks.mapping import compile_expression
@@ -26,7 +27,7 @@ Expression = Annotated[
 # As POST /v1/points requires (pydantic's regex engine: $ is the very end here).
 DimensionName = Annotated[str, Field(pattern=rf"^{DIMENSION_NAME_BODY}$")]
 HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,99}$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NOT_BLANK), Trimmed]
 
 
 class Mapping(RequestModel):
@@ -44,7 +45,7 @@ class Mapping(RequestModel):
 
 
 Mappings = Annotated[list[Mapping], Field(min_length=1, max_length=20)]
-RateLimit = Annotated[int, Field(ge=1, le=100_000, description="Deliveries per minute.")]
+RateLimit = Annotated[Integer, Field(ge=1, le=100_000, description="Deliveries per minute.")]
 
 
 class WebhookSourceCreate(RequestModel):
@@ -59,7 +60,7 @@ class WebhookSourceCreate(RequestModel):
         "redeliveries; without it, repeats of one body are one delivery.",
     )
     mappings: Mappings
-    enabled: bool = True
+    enabled: Flag = True
     rate_limit_per_minute: RateLimit = 600
 
 
@@ -70,7 +71,7 @@ class WebhookSourceUpdate(RequestModel):
     signature_header: HeaderName | None = None
     delivery_id_header: HeaderName | None = None
     mappings: Mappings | None = None
-    enabled: bool | None = None
+    enabled: Flag | None = None
     rate_limit_per_minute: RateLimit | None = None
 
     _required = not_null("name", "mappings", "enabled", "rate_limit_per_minute")
@@ -98,7 +99,7 @@ class WebhookSourceWithSecret(WebhookSource):
 
 
 class RotateSecret(RequestModel):
-    overlap_seconds: int = Field(
+    overlap_seconds: Integer = Field(
         default=86_400,
         ge=0,
         le=7 * 86_400,
