@@ -145,7 +145,13 @@ async def test_direction_rules_are_422_and_write_nothing(
             [["body", "range_max"]],
         ),
         (
-            {"title": "T", "direction": "within", "range_min": 1, "range_max": 2, "target_value": 2},
+            {
+                "title": "T",
+                "direction": "within",
+                "range_min": 1,
+                "range_max": 2,
+                "target_value": 2,
+            },
             [["body", "target_value"]],
         ),
         ({**INCREASE, "weight": 0, "colour": "red"}, [["body", "colour"], ["body", "weight"]]),

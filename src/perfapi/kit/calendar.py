@@ -53,12 +53,16 @@ _INSTANT_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}.*
 
 
 def _date_string(value: object) -> object:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value  # built in Python (the demo loader), not parsed from JSON
     if not isinstance(value, str) or not _DATE_SHAPE.fullmatch(value):
         raise PydanticCustomError("date_type", "a date must be a string such as 2026-01-31")
     return value
 
 
 def _instant_string(value: object) -> object:
+    if isinstance(value, datetime):
+        return value
     if not isinstance(value, str) or not _INSTANT_SHAPE.fullmatch(value):
         raise PydanticCustomError(
             "datetime_type", "a timestamp must be an RFC 3339 string such as 2026-01-31T09:00:00Z"
