@@ -5,18 +5,25 @@ turns a list endpoint into a download of every matching row (pagination
 parameters are ignored). Rows are read in keyset batches inside one read-only
 REPEATABLE READ transaction, so a long export sees one consistent state and
 memory stays flat however many rows there are.
+
+Every CSV cell goes through ``csv_cell``, which decides by the value's type:
+text from users is neutralised against formula (CSV) injection, values perfapi
+formats itself (numbers, booleans, ids, timestamps, dates, enum members) are
+written as they are. NDJSON carries every value exactly.
 """
 
 import csv
-import io
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from enum import StrEnum
+from datetime import date, datetime
+from enum import Enum, StrEnum
 from typing import Annotated, Any, TypeVar
+from uuid import UUID
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.db.session import get_sessionmaker
@@ -27,6 +34,9 @@ EXPORT_BATCH_SIZE = 1000
 CSV_MEDIA_TYPE = "text/csv"
 NDJSON_MEDIA_TYPE = "application/x-ndjson"
 CSV_LIST_SEPARATOR = ";"
+# OWASP CSV injection: a text cell starting with one of these is run as a formula.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_ESCAPE = "'"
 
 PageFetcher = Callable[
     [AsyncSession, list[Any] | None, int], Awaitable[tuple[Sequence[RowT], list[Any] | None]]
@@ -74,15 +84,58 @@ def export_responses(description: str = "The list.") -> dict[int | str, dict[str
     }
 
 
+class Formatted(str):
+    """Text perfapi formatted itself (a timestamp, say): written to CSV as is, never neutralised."""
+
+    __slots__ = ()
+
+
+def neutralise_formula(text: str) -> str:
+    """``text`` prefixed with ``'`` when a spreadsheet would run it as a formula (OWASP)."""
+    return FORMULA_ESCAPE + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def csv_cell(value: Any) -> Any:
+    """One CSV cell, decided by the value's type, never by its content.
+
+    A ``str`` is text a user wrote and is neutralised; a list is joined with ``;``,
+    each text part neutralised. Numbers (negative ones too), booleans, null, enum
+    members, ``Formatted`` text and other typed values (UUIDs, timestamps, dates,
+    decimals) are perfapi's own and keep the format they have in JSON.
+    """
+    kind = type(value)
+    if kind is str:
+        return neutralise_formula(value)
+    if kind is float or kind is int or value is None:
+        return value
+    if kind is bool:
+        return "true" if value else "false"  # as in JSON, not Python's True
+    if kind is UUID or kind is date:
+        return str(value)  # as in JSON: canonical UUID, YYYY-MM-DD
+    if kind is datetime:
+        return to_jsonable_python(value)  # as in JSON: RFC 3339, Z for UTC
+    if isinstance(value, Formatted):
+        return value
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, str):
+        return neutralise_formula(value)
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, list | tuple):
+        return CSV_LIST_SEPARATOR.join(str(csv_cell(part)) for part in value)
+    return to_jsonable_python(value)
+
+
 def flat_row(item: BaseModel) -> dict[str, Any]:
-    """A JSON-mode dump with lists joined and nested objects spread into dotted columns."""
+    """An item's typed values, nested objects spread into dotted columns.
+
+    Values stay Python-typed (``csv_cell`` turns them into cells), so text and
+    the values perfapi formats itself can be told apart.
+    """
     row: dict[str, Any] = {}
-    for name, value in item.model_dump(mode="json").items():
-        if isinstance(value, bool):
-            row[name] = "true" if value else "false"  # as in JSON, not Python's True
-        elif isinstance(value, list):
-            row[name] = CSV_LIST_SEPARATOR.join(str(part) for part in value)
-        elif isinstance(value, dict):
+    for name, value in item.model_dump().items():
+        if isinstance(value, dict):
             for key, inner in value.items():
                 row[f"{name}.{key}"] = inner
         else:
@@ -114,18 +167,32 @@ async def _csv_chunks(
     columns: list[str],
     to_row: Callable[[BaseModel], dict[str, Any]],
 ) -> AsyncIterator[str]:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    lines = _Lines()
+    writer = csv.DictWriter(lines, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
-    count = 0
     async for item in items:
-        writer.writerow(to_row(item))
-        count += 1
-        if count % 500 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+        writer.writerow({name: csv_cell(value) for name, value in to_row(item).items()})
+        if len(lines.rows) == 500:
+            yield lines.take()
+    yield lines.take()
+
+
+class _Lines:
+    """Rows from a csv writer, which ends them in CRLF so it quotes every field holding a
+    CR or LF (a bare CR in an unquoted field would start a new row, first cell a formula);
+    kept ending in LF."""
+
+    def __init__(self) -> None:
+        self.rows: list[str] = []
+
+    def write(self, row: str) -> int:
+        self.rows.append(row[:-2] + "\n")
+        return len(row)
+
+    def take(self) -> str:
+        text = "".join(self.rows)
+        self.rows.clear()
+        return text
 
 
 async def _ndjson_chunks(items: AsyncIterator[BaseModel]) -> AsyncIterator[str]:
@@ -156,7 +223,8 @@ async def export_response(
     Rows become items one by one (``to_item``) or a batch at a time (``items_of``,
     for items computed from more than their row). CSV columns default to the
     item model's fields, with ``flat_row`` flattening each item; a resource with
-    columns known only at run time passes both.
+    columns known only at run time passes both. A ``csv_row`` returns typed values
+    (text as ``str``): ``csv_cell`` makes every cell.
     """
     if items_of is None:
         assert to_item is not None
