@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint openapi lock clean
+.PHONY: run test check lint openapi typescript-check lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "perfapi needs Python 3.11 or newer")'
@@ -32,6 +32,11 @@ check: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/perfapi openapi
 
+# The committed openapi/openapi.json still generates a TypeScript client that type-checks:
+# openapi-typescript + openapi-fetch + tsc, pinned by examples/typescript/package-lock.json.
+typescript-check:
+	cd examples/typescript && npm ci --no-audit --no-fund && npm run check
+
 # Re-pin every dependency to the newest release allowed by pyproject.toml.
 lock:
 	rm -rf .lock-venv
@@ -43,3 +48,4 @@ lock:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf examples/typescript/node_modules examples/typescript/src/perfapi.d.ts
