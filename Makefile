@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint openapi typescript-check lock clean
+.PHONY: run test check lint openapi typescript-check fuzz lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "perfapi needs Python 3.11 or newer")'
@@ -31,6 +31,11 @@ check: $(STAMP)
 
 openapi: $(STAMP)
 	$(BIN)/perfapi openapi
+
+# Schemathesis against a live `perfapi serve` on a fresh database: 5 minutes, every check,
+# the stateful phase; reports in .perfapi/fuzz/. ARGS="--ci" is the short run CI keeps.
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz.run $(ARGS)
 
 # The committed openapi/openapi.json still generates a TypeScript client that type-checks:
 # openapi-typescript + openapi-fetch + tsc, pinned by examples/typescript/package-lock.json.

@@ -1,7 +1,7 @@
 """Ingestion throughput and memory, measured side by side in one run.
 
     python -m bench.ingest [--points 500000] [--batch 5000] [--concurrency 4]
-    python -m bench.ingest --memory [--memory-points 1000000]
+    python -m bench.ingest --memory [--memory-points 1000000] [--memory-requests 8]
 
 Throughput, against one PostgreSQL in one run, each write into an empty table:
   (a) raw asyncpg copy_records_to_table of N points into a scratch table shaped
@@ -15,7 +15,10 @@ and the ratios to (a). Target: (b)/(a) >= 0.6.
 
 Memory: one application/x-ndjson request of 1,000,000 points, streamed by the
 client; prints the growth of the server's peak RSS (VmHWM) over its RSS before.
-Target: under 150 MB.
+Target: under 150 MB. Then `--memory-requests` (8) concurrent requests, each of
+a maximum-size JSON body (as many points as fit under the JSON limit), and the
+same points as eight concurrent NDJSON streams, each format against a fresh
+server and database; prints both growths side by side. Target: JSON under 1 GB.
 """
 
 import argparse
@@ -23,7 +26,8 @@ import asyncio
 import statistics
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -38,6 +42,7 @@ from bench.common import (
     rss_kib,
     running_server,
 )
+from perfapi.config import Settings
 from perfapi.points.records import dimensions_key
 
 KPI_KEYS = [f"bench.kpi_{number}" for number in range(5)]
@@ -45,10 +50,14 @@ TEAMS = ["emea", "amer", "apac", "anz"]
 START = datetime(2020, 1, 1, tzinfo=UTC)
 
 
-def points(count: int, value_offset: float = 0.0) -> Iterator[dict[str, object]]:
-    """Distinct (kpi, ts, team) points; deterministic so a second pass hits the same keys."""
+def points(count: int, value_offset: float = 0.0, first: int = 0) -> Iterator[dict[str, object]]:
+    """Distinct (kpi, ts, team) points; deterministic so a second pass hits the same keys.
+
+    Point number n is the same whatever ``first``: requests sent with different
+    ``first`` ranges write different points.
+    """
     per_minute = len(KPI_KEYS) * len(TEAMS)
-    for number in range(count):
+    for number in range(first, first + count):
         minute, rest = divmod(number, per_minute)
         kpi, team = divmod(rest, len(TEAMS))
         yield {
@@ -181,9 +190,9 @@ def throughput(count: int, batch: int, concurrency: int, repeats: int) -> None:
         print(f"ratio (c)/(a) pure update, {label}: {update_ratio:.2f}")
 
 
-def ndjson_stream(count: int) -> Iterator[bytes]:
+def ndjson_stream(count: int, first: int = 0) -> Iterator[bytes]:
     lines = []
-    for point in points(count):
+    for point in points(count, first=first):
         lines.append(msgspec.json.encode(point))
         if len(lines) == 10_000:
             yield b"\n".join(lines) + b"\n"
@@ -192,19 +201,31 @@ def ndjson_stream(count: int) -> Iterator[bytes]:
         yield b"\n".join(lines) + b"\n"
 
 
-def memory(count: int) -> None:
+async def ndjson_async(count: int, first: int) -> AsyncIterator[bytes]:
+    for chunk in ndjson_stream(count, first):
+        yield chunk
+        await asyncio.sleep(0)  # let the other streams of this client take turns
+
+
+def warm_up(client: httpx.Client) -> None:
+    """One small request of each format, so imports and pools are not counted."""
+    for content, content_type in (
+        (b"".join(ndjson_stream(20_000)), "application/x-ndjson"),
+        (json_bodies(20_000, 20_000, value_offset=0.5)[0], "application/json"),
+    ):
+        client.post(
+            "/v1/points", content=content, headers={"Content-Type": content_type}
+        ).raise_for_status()
+
+
+def one_ndjson_request(count: int) -> None:
     with (
         fresh_database() as database_url,
         running_server(database_url) as server,
         httpx.Client(base_url=server.base_url, headers=server.headers, timeout=600) as client,
     ):
         create_kpis(server)
-        warm_up = client.post(
-            "/v1/points",
-            content=b"".join(ndjson_stream(20_000)),
-            headers={"Content-Type": "application/x-ndjson"},
-        )
-        warm_up.raise_for_status()
+        warm_up(client)
         before = rss_kib(server.pid)
         reset_peak_rss(server.pid)
         started = time.perf_counter()
@@ -223,6 +244,109 @@ def memory(count: int) -> None:
     print(f"peak RSS growth: {growth_mb:.1f} MB  (target < 150 MB)")
 
 
+def largest_json_body(first: int, limit: int) -> tuple[bytes, int]:
+    """The body of as many consecutive points (from point ``first``) as fit in ``limit``."""
+    sample = 10_000
+    per_point = len(msgspec.json.encode({"points": list(points(sample, first=first))})) / sample
+    count = int(limit / per_point)
+    while True:
+        body = msgspec.json.encode({"points": list(points(count, first=first))})
+        if len(body) <= limit:
+            return body, count
+        count -= max(1, count // 500)
+
+
+@dataclass
+class Concurrent:
+    growth_kib: int
+    seconds: float
+    received: int
+
+
+def concurrent_requests(
+    media_type: str, bodies: Callable[[int], Iterable[bytes | AsyncIterator[bytes]]], requests: int
+) -> Concurrent:
+    """``requests`` bodies sent at once to a fresh server; its peak RSS growth."""
+    with (
+        fresh_database() as database_url,
+        running_server(database_url) as server,
+        httpx.Client(base_url=server.base_url, headers=server.headers, timeout=600) as client,
+    ):
+        create_kpis(server)
+        warm_up(client)
+        contents = list(bodies(requests))
+
+        async def send_all() -> list[httpx.Response]:
+            limits = httpx.Limits(max_connections=requests)
+            async with httpx.AsyncClient(
+                base_url=server.base_url, headers=server.headers, timeout=1800, limits=limits
+            ) as concurrent:
+                return await asyncio.gather(
+                    *(
+                        concurrent.post(
+                            "/v1/points", content=content, headers={"Content-Type": media_type}
+                        )
+                        for content in contents
+                    )
+                )
+
+        before = rss_kib(server.pid)
+        reset_peak_rss(server.pid)
+        started = time.perf_counter()
+        responses = asyncio.run(send_all())
+        seconds = time.perf_counter() - started
+        peak = rss_kib(server.pid, "VmHWM")
+    for response in responses:
+        response.raise_for_status()
+    received = sum(response.json()["received"] for response in responses)
+    return Concurrent(peak - before, seconds, received)
+
+
+def concurrent_memory(requests: int) -> None:
+    limit = Settings.model_fields["max_points_json_bytes"].default
+    sizes: list[int] = []
+    counts: list[int] = []
+
+    def json_contents(requests: int) -> Iterator[bytes]:
+        first = 0
+        for _ in range(requests):
+            body, count = largest_json_body(first, limit)
+            sizes.append(len(body))
+            counts.append(count)
+            first += count
+            yield body
+
+    json_run = concurrent_requests("application/json", json_contents, requests)
+
+    def ndjson_contents(requests: int) -> Iterator[AsyncIterator[bytes]]:
+        first = 0
+        for count in counts[:requests]:
+            yield ndjson_async(count, first)
+            first += count
+
+    ndjson_run = concurrent_requests("application/x-ndjson", ndjson_contents, requests)
+    print(
+        f"{requests} concurrent requests of {min(counts):,}-{max(counts):,} points each "
+        f"(JSON bodies of {max(sizes) / 2**20:.1f} MiB, limit {limit / 2**20:.0f} MiB), "
+        "each format against a fresh server:"
+    )
+    for name, run in (("JSON", json_run), ("NDJSON", ndjson_run)):
+        print(
+            f"  {name + ':':<8} peak RSS growth {run.growth_kib / 1024:>7.1f} MB, "
+            f"{run.received:,} points in {run.seconds:.1f} s "
+            f"({run.received / run.seconds:,.0f} points/s)"
+        )
+    print(
+        f"JSON / NDJSON growth: {json_run.growth_kib / max(1, ndjson_run.growth_kib):.1f}x  "
+        "(target: JSON < 1024 MB)"
+    )
+
+
+def memory(count: int, requests: int) -> None:
+    one_ndjson_request(count)
+    concurrent_memory(requests)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--points", type=int, default=500_000)
@@ -231,9 +355,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--memory", action="store_true", help="measure memory instead")
     parser.add_argument("--memory-points", type=int, default=1_000_000)
+    parser.add_argument("--memory-requests", type=int, default=8)
     arguments = parser.parse_args()
     if arguments.memory:
-        memory(arguments.memory_points)
+        memory(arguments.memory_points, arguments.memory_requests)
     else:
         throughput(arguments.points, arguments.batch, arguments.concurrency, arguments.repeats)
 

@@ -23,9 +23,10 @@ from perfapi.objectives.endpoints import router as objectives_router
 from perfapi.objectives.link_endpoints import router as objective_kpis_router
 from perfapi.ops.endpoints import DOCS_ASSETS_DIR, DOCS_ASSETS_PATH
 from perfapi.ops.endpoints import router as ops_router
-from perfapi.ops.metrics import HttpMetrics
+from perfapi.ops.metrics import HttpMetrics, RollupMetrics
 from perfapi.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from perfapi.ops.text_guard import TextGuardMiddleware
+from perfapi.points.admission import Admission
 from perfapi.points.endpoints import router as points_router
 from perfapi.reports.kpi_endpoints import router as kpi_reports_router
 from perfapi.reports.org_endpoints import router as org_reports_router
@@ -58,7 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
         refresher = None
         if settings.rollup_refresh_seconds > 0:
             refresher = asyncio.create_task(
-                refresh_forever(app.state.sessionmaker, settings.rollup_refresh_seconds)
+                refresh_forever(app.state.sessionmaker, settings, app.state.rollup_metrics)
             )
         try:
             yield
@@ -80,7 +81,13 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = HttpMetrics()
+    app.state.rollup_metrics = RollupMetrics(app.state.metrics.registry)
     app.state.webhook_limiter = RateLimiter()
+    app.state.points_admission = Admission(
+        slots=settings.large_points_json_slots,
+        large_above=settings.large_points_json_bytes,
+        json_limit=settings.max_points_json_bytes,
+    )
 
     install_error_handlers(app)
     app.add_middleware(TextGuardMiddleware)

@@ -1,4 +1,4 @@
-"""The ``perfapi`` command: serve, migrate, orgs, keys, openapi."""
+"""The ``perfapi`` command: serve, migrate, orgs, keys, rollups, openapi."""
 
 import asyncio
 import json
@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, TypeVar
+from uuid import UUID
 
 import typer
 import uvicorn
@@ -34,6 +35,8 @@ from perfapi.orgs import service as orgs
 from perfapi.orgs.service import BootstrapKey
 from perfapi.points.import_progress import print_import_summary, run_import
 from perfapi.points.importer import ImportFailedError
+from perfapi.rollups import service as rollups
+from perfapi.rollups.repository import ParkedChange
 
 T = TypeVar("T")
 
@@ -41,7 +44,11 @@ cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 orgs_cli = typer.Typer(no_args_is_help=True, help="Organisations.")
 keys_cli = typer.Typer(no_args_is_help=True, help="API keys.")
 cli.add_typer(orgs_cli, name="orgs")
+rollups_cli = typer.Typer(
+    no_args_is_help=True, help="Rollup changes the background refresher set aside."
+)
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(rollups_cli, name="rollups")
 
 out = Console()
 err = Console(stderr=True)
@@ -194,6 +201,82 @@ def keys_create(
     with _database(settings) as settings:
         token = _run(settings, work)
     typer.echo(token)
+
+
+OrgOption = Annotated[str | None, typer.Option("--org", help="Only this org (by name).")]
+KpiOption = Annotated[
+    str | None, typer.Option("--kpi", help="Only this KPI, by key or id; needs --org.")
+]
+
+
+async def _org_id(session: AsyncSession, org: str | None) -> UUID | None:
+    return None if org is None else (await orgs.org_named(session, org)).id
+
+
+@rollups_cli.command("parked")
+def rollups_parked(
+    org: OrgOption = None,
+    kpi: KpiOption = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List rollup changes parked after repeated failures (reads of their days stay exact)."""
+    if kpi is not None and org is None:
+        raise _fail("--kpi needs --org")
+    settings = Settings()
+
+    async def work(session: AsyncSession) -> tuple[list[ParkedChange], int]:
+        return await rollups.parked_changes(session, await _org_id(session, org), kpi, limit)
+
+    with _database(settings) as settings:
+        listed, total = _run(settings, work)
+    if as_json:
+        for change in listed:
+            typer.echo(json.dumps(change._asdict(), default=str))
+        return
+    if not listed:
+        out.print("no parked rollup changes")
+        return
+    table = Table("org", "kpi")
+    # Days and times stay whole; names and the error wrap in a narrow terminal.
+    for heading in ("days", "tries", "parked at"):
+        table.add_column(heading, no_wrap=True)
+    table.add_column("last error", overflow="fold")
+    for change in listed:
+        table.add_row(
+            change.org_name,
+            change.kpi_key or str(change.kpi_id),
+            str(change.first_day)
+            if change.first_day == change.last_day
+            else f"{change.first_day}..{change.last_day}",
+            str(change.attempts),
+            change.parked_at.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ"),
+            change.last_error or "",
+        )
+    out.print(table)
+    if total > len(listed):
+        out.print(f"{len(listed)} of {total} shown; narrow with --org/--kpi or raise --limit")
+
+
+@rollups_cli.command("retry")
+def rollups_retry(
+    org: OrgOption = None,
+    kpi: KpiOption = None,
+    every: Annotated[bool, typer.Option("--all", help="Every org's parked changes.")] = False,
+) -> None:
+    """Queue parked rollup changes again: due now, with a fresh count of tries."""
+    if kpi is not None and org is None:
+        raise _fail("--kpi needs --org")
+    if every == (org is not None):
+        raise _fail("pass either --org (optionally with --kpi) or --all")
+    settings = Settings()
+
+    async def work(session: AsyncSession) -> int:
+        return await rollups.retry_parked(session, await _org_id(session, org), kpi)
+
+    with _database(settings) as settings:
+        count = _run(settings, work)
+    out.print(f"{count} parked rollup change(s) queued for retry")
 
 
 @cli.command("import")

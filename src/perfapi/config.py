@@ -38,7 +38,19 @@ class Settings(BaseSettings):
     max_points_json_bytes: int = Field(
         default=64 * MIB,
         gt=0,
-        description="Limit for JSON bodies on /v1/points, which are parsed whole.",
+        description="Limit for JSON bodies on /v1/points, which are held in memory.",
+    )
+    large_points_json_bytes: int = Field(
+        default=4 * MIB,
+        gt=0,
+        description="JSON bodies on /v1/points larger than this, or sent without "
+        "Content-Length, wait for one of large_points_json_slots before being read.",
+    )
+    large_points_json_slots: int = Field(
+        default=2,
+        ge=1,
+        description="How many large JSON bodies on /v1/points one process reads and "
+        "parses at a time (each costs about twice its size); the others wait unread.",
     )
     idempotency_retention_hours: int = Field(
         default=24, ge=24, description="How long Idempotency-Key replies are kept."
@@ -47,6 +59,21 @@ class Settings(BaseSettings):
         default=2.0,
         ge=0,
         description="How often rollups are brought up to date; 0 turns the background task off.",
+    )
+    rollup_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Failed tries of a rollup change before it is parked until "
+        "`perfapi rollups retry`.",
+    )
+    rollup_retry_base_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Wait after a rollup change's first failed try; it doubles with each further "
+        "failure.",
+    )
+    rollup_retry_max_seconds: float = Field(
+        default=300.0, gt=0, description="Longest wait between tries of a failing rollup change."
     )
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)

@@ -67,23 +67,23 @@ async def test_delete_with_dates_as_bounds(client: httpx.AsyncClient, tenant: Te
 
 
 @pytest.mark.parametrize(
-    ("params", "loc"),
+    ("params", "locs"),
     [
-        ({}, ["query", "from"]),
-        ({"to": ts(5)}, ["query", "from"]),
-        ({"from": ts(5)}, ["query", "to"]),
-        ({"from": ts(5), "to": ts(5)}, ["query", "to"]),
-        ({"from": ts(6), "to": ts(5)}, ["query", "to"]),
-        ({"from": "2026-01-01T00:00:00", "to": ts(5)}, ["query", "from"]),
-        ({"from": ts(0), "to": "later"}, ["query", "to"]),
+        ({}, [["query", "from"], ["query", "to"]]),
+        ({"to": ts(5)}, [["query", "from"]]),
+        ({"from": ts(5)}, [["query", "to"]]),
+        ({"from": ts(5), "to": ts(5)}, [["query", "to"]]),
+        ({"from": ts(6), "to": ts(5)}, [["query", "to"]]),
+        ({"from": "2026-01-01T00:00:00", "to": ts(5)}, [["query", "from"]]),
+        ({"from": ts(0), "to": "later"}, [["query", "to"]]),
     ],
 )
 async def test_delete_needs_both_valid_bounds(
-    client: httpx.AsyncClient, tenant: Tenant, params: dict[str, str], loc: list[str]
+    client: httpx.AsyncClient, tenant: Tenant, params: dict[str, str], locs: list[list[str]]
 ) -> None:
     kpi_id = await seeded(client, tenant)
     response = await client.delete(url(kpi_id), headers=tenant.headers, params=params)
-    assert error_locs(assert_problem(response, 422)) == [loc]
+    assert error_locs(assert_problem(response, 422)) == locs
     assert len(await list_points(client, tenant, kpi_id)) == 20
 
 

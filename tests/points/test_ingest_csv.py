@@ -149,3 +149,20 @@ async def test_every_bad_row_is_listed_in_line_order(
         ["body", "line", 6],
     ]
     await assert_no_points(client, tenant, kpi_id)
+
+
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [
+        pytest.param(f"{HEADER}\n{GOOD_ROW}\n{KPI},{ts(1)},2,em\rea\n", 3, id="cr-in-a-row"),
+        pytest.param(f"kpi,t\rs,value\n{GOOD_ROW}\n", 1, id="cr-in-the-header"),
+    ],
+)
+async def test_a_line_the_csv_reader_refuses_is_422_never_500(
+    client: httpx.AsyncClient, tenant: Tenant, body: str, line: int
+) -> None:
+    kpi_id = await create_kpi(client, tenant, KPI)
+    problem = assert_problem(await post_body(client, tenant, body, CSV), 422)
+    assert error_locs(problem) == [["body", "line", line]]
+    assert problem["errors"][0]["type"] == "csv_invalid"
+    await assert_no_points(client, tenant, kpi_id)

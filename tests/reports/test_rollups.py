@@ -62,7 +62,9 @@ async def pending_changes(sessionmaker: async_sessionmaker[AsyncSession]) -> int
 
 async def run_refresh(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     async with sessionmaker() as session, session.begin():
-        assert await refresh(session) > 0
+        result = await refresh(session)
+    assert result.claimed > 0
+    assert result.failures == ()
     assert await pending_changes(sessionmaker) == 0
 
 

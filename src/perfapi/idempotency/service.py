@@ -14,15 +14,22 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from perfapi.errors import ConflictError, ProblemError
+from perfapi.errors import ConflictError, FieldError, ProblemError
 from perfapi.idempotency import repository
 
 MAX_KEY_LENGTH = 255
 
 
 class IdempotencyKeyReusedError(ProblemError):
+    """A 422 like every other: its ``errors`` name the header, as the document says."""
+
     status = 422
     slug = "idempotency-key-reused"
+
+    def __init__(self) -> None:
+        message = "This Idempotency-Key was used for a different request; use a new key."
+        error = FieldError(loc=["header", "Idempotency-Key"], message=message, type="reused")
+        super().__init__(message, extra={"errors": [error.model_dump()]})
 
 
 @dataclass(frozen=True)
@@ -66,9 +73,7 @@ async def run_once(
         async for _ in fingerprint.through(chunks):
             pass
         if fingerprint.digest() != earlier.fingerprint:
-            raise IdempotencyKeyReusedError(
-                "This Idempotency-Key was used for a different request; use a new key."
-            )
+            raise IdempotencyKeyReusedError()
         return Reply(earlier.response_status, earlier.response_body, replayed=True)
     status, body = await work(fingerprint.through(chunks))
     await repository.record(session, org_id, key, fingerprint.digest(), status, body, retention)

@@ -41,33 +41,58 @@ def _check_instant(instant: datetime) -> datetime:
     return instant
 
 
-# The years 1900..2999 as written, the part of the calendar rule a schema can state;
-# an instant a few hours past either end once its offset is applied is refused too.
-DATE_PATTERN = r"^(19[0-9]{2}|2[0-9]{3})-[0-9]{2}-[0-9]{2}$"
-INSTANT_PATTERN = r"^(19[0-9]{2}|2[0-9]{3})-"
-
-
-# Shapes checked before parsing: pydantic would also read "1700000000" as Unix time.
+# RFC 3339 as perfapi reads it: `T`, `t` or a space between date and time, seconds
+# optional, any fraction, an offset `Z` or +hh:mm (+hhmm too). One definition for the
+# parsers and for the document's patterns, which add the years 1900..2999 as written
+# (an instant a few hours past either end once its offset is applied is refused too).
+_TIME = r"[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})"
 _DATE_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_INSTANT_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}.*", re.DOTALL)
+_INSTANT_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}" + _TIME)
+_YEARS = "(19[0-9]{2}|2[0-9]{3})"
+DATE_PATTERN = rf"^{_YEARS}-[0-9]{{2}}-[0-9]{{2}}$"
+INSTANT_PATTERN = rf"^{_YEARS}-[0-9]{{2}}-[0-9]{{2}}{_TIME}$"
+DATE_OR_INSTANT_PATTERN = rf"^{_YEARS}-[0-9]{{2}}-[0-9]{{2}}({_TIME})?$"
+
+
+def parse_instant(raw: str) -> datetime | None:
+    """An RFC 3339 timestamp with its offset, or None (the calendar is not checked here)."""
+    if not _INSTANT_SHAPE.fullmatch(raw):
+        return None
+    try:
+        # fromisoformat knows neither lowercase t/z nor every offset spelling msgspec does.
+        return datetime.fromisoformat(raw.upper())
+    except ValueError:
+        return None
+
+
+def parse_day(raw: str) -> date | None:
+    if not _DATE_SHAPE.fullmatch(raw):
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        return None
 
 
 def _date_string(value: object) -> object:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value  # built in Python (the demo loader), not parsed from JSON
-    if not isinstance(value, str) or not _DATE_SHAPE.fullmatch(value):
+    day = parse_day(value) if isinstance(value, str) else None
+    if day is None:
         raise PydanticCustomError("date_type", "a date must be a string such as 2026-01-31")
-    return value
+    return day
 
 
 def _instant_string(value: object) -> object:
     if isinstance(value, datetime):
         return value
-    if not isinstance(value, str) or not _INSTANT_SHAPE.fullmatch(value):
+    instant = parse_instant(value) if isinstance(value, str) else None
+    if instant is None:
         raise PydanticCustomError(
-            "datetime_type", "a timestamp must be an RFC 3339 string such as 2026-01-31T09:00:00Z"
+            "datetime_type",
+            "a timestamp must be an RFC 3339 string with offset such as 2026-01-31T09:00:00Z",
         )
-    return value
+    return instant
 
 
 # JSON has no date type: a number is never taken as one (pydantic's lax mode would

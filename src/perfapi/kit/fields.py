@@ -29,8 +29,8 @@ WHITESPACE = (
 _WHITESPACE_CLASS = (
     r"\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
-NOT_BLANK_PATTERN = rf"[^{_WHITESPACE_CLASS}]"
-"""A JSON Schema (ECMAScript) pattern: the text holds at least one visible character."""
+NOT_BLANK_PATTERN = rf"^[^\x00]*[^\x00{_WHITESPACE_CLASS}][^\x00]*$"
+"""A JSON Schema (ECMAScript) pattern: no NUL, and at least one non-whitespace character."""
 
 
 def magnitude_problem(value: float) -> str | None:
@@ -52,8 +52,13 @@ Number = Annotated[float, Strict()]
 Measure = Annotated[float, Strict(), Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
 """A number that reports aggregate or compare: finite, |x| <= 1e15."""
 
-Integer = Annotated[int, BeforeValidator(_json_integer)]
-"""A JSON integer (``2.0`` too, as JSON Schema's integer allows); never a boolean or string."""
+JsonInteger = BeforeValidator(_json_integer)
+"""Refuses booleans and strings where an integer belongs (``2.0`` passes, as JSON Schema's
+integer allows). Put bounds before it, ``Annotated[int, Field(ge=1), JsonInteger]``, so
+the document states them as ``minimum``/``maximum``."""
+
+Integer = Annotated[int, JsonInteger]
+"""A JSON integer without bounds."""
 
 Flag = StrictBool
 

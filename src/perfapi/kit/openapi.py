@@ -107,6 +107,83 @@ def _document_union(schemas: dict[str, Any], union: DocumentedUnion) -> None:
     }
 
 
+NO_NUL_PATTERN = r"^[^\x00]*$"
+"""What :mod:`perfapi.kit.text` requires of every string, for strings whose schema
+says nothing stricter: PostgreSQL cannot store NUL. (Unpaired surrogates cannot be
+stated: a JSON Schema pattern sees code points, and JSON text allows them only as
+escapes.)"""
+
+_SUBSCHEMA_KEYS = ("items", "additionalProperties", "not")
+_SUBSCHEMA_LIST_KEYS = ("anyOf", "oneOf", "allOf", "prefixItems")
+
+
+def _refs(node: Any) -> set[str]:
+    """Names of the components a schema refers to, directly."""
+    if isinstance(node, dict):
+        found = set()
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_SCHEMA_REF):
+            found.add(ref.removeprefix(_SCHEMA_REF))
+        for value in node.values():
+            found |= _refs(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_refs(item) for item in node)) if node else set()
+    return set()
+
+
+def _closure(names: set[str], schemas: Mapping[str, Any]) -> set[str]:
+    seen: set[str] = set()
+    pending = list(names)
+    while pending:
+        name = pending.pop()
+        if name in seen or name not in schemas:
+            continue
+        seen.add(name)
+        pending += _refs(schemas[name])
+    return seen
+
+
+def _forbid_nul(node: Any) -> None:
+    """Give every plain string of a schema (no pattern, format, enum or const) the
+    pattern that excludes NUL; components are reached through their own names."""
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & node.keys():
+        node["pattern"] = NO_NUL_PATTERN
+    for key in ("properties", "patternProperties"):
+        for child in node.get(key, {}).values():
+            _forbid_nul(child)
+    for key in _SUBSCHEMA_KEYS:
+        _forbid_nul(node.get(key))
+    for key in _SUBSCHEMA_LIST_KEYS:
+        for child in node.get(key, []):
+            _forbid_nul(child)
+
+
+def _state_the_text_rule(document: dict[str, Any]) -> None:
+    """Add :data:`NO_NUL_PATTERN` to the strings a client sends: parameters, request
+    bodies and the components only they use (not those responses share)."""
+    schemas = document["components"]["schemas"]
+    inputs: list[Any] = []
+    outputs: list[Any] = []
+    for path_item in document["paths"].values():
+        for method, operation in path_item.items():
+            if method not in _HTTP_METHODS:
+                continue
+            inputs += [parameter.get("schema") for parameter in operation.get("parameters", [])]
+            inputs += [
+                media.get("schema")
+                for media in operation.get("requestBody", {}).get("content", {}).values()
+            ]
+            outputs.append(operation.get("responses"))
+    request_only = _closure(_refs(inputs), schemas) - _closure(_refs(outputs), schemas)
+    for node in inputs:
+        _forbid_nul(node)
+    for name in request_only:
+        _forbid_nul(schemas[name])
+
+
 def build_openapi(app: FastAPI, unions: Sequence[DocumentedUnion] = ()) -> dict[str, Any]:
     schema = get_openapi(
         title=app.title,
@@ -125,6 +202,7 @@ def build_openapi(app: FastAPI, unions: Sequence[DocumentedUnion] = ()) -> dict[
         for method, operation in path_item.items():
             if method in _HTTP_METHODS:
                 _describe_errors(path, operation)
+    _state_the_text_rule(schema)
     schema["components"]["schemas"] = dict(sorted(schema["components"]["schemas"].items()))
     return schema
 

@@ -1,13 +1,19 @@
 """``from`` / ``to`` query parameters: an RFC 3339 timestamp, or a date meaning its 00:00."""
 
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import Query
 
 from perfapi.errors import FieldError, ValidationFailedError
-from perfapi.kit.calendar import INSTANT_PATTERN, SPAN, instant_supported
+from perfapi.kit.calendar import (
+    DATE_OR_INSTANT_PATTERN,
+    SPAN,
+    instant_supported,
+    parse_day,
+    parse_instant,
+)
 
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -17,7 +23,7 @@ FromParam = Annotated[
         alias="from",
         description="Inclusive start: an RFC 3339 timestamp with offset, or a date (its 00:00).",
         examples=["2026-01-01", "2026-01-01T00:00:00Z"],
-        json_schema_extra={"pattern": INSTANT_PATTERN},
+        json_schema_extra={"pattern": DATE_OR_INSTANT_PATTERN},
     ),
 ]
 ToParam = Annotated[
@@ -26,7 +32,25 @@ ToParam = Annotated[
         alias="to",
         description="Exclusive end: an RFC 3339 timestamp with offset, or a date (its 00:00).",
         examples=["2027-01-01"],
-        json_schema_extra={"pattern": INSTANT_PATTERN},
+        json_schema_extra={"pattern": DATE_OR_INSTANT_PATTERN},
+    ),
+]
+
+# For operations that must not run unbounded (deleting points): no default.
+RequiredFromParam = Annotated[
+    str,
+    Query(
+        alias="from",
+        description="Inclusive start: an RFC 3339 timestamp with offset, or a date (its 00:00).",
+        json_schema_extra={"pattern": DATE_OR_INSTANT_PATTERN},
+    ),
+]
+RequiredToParam = Annotated[
+    str,
+    Query(
+        alias="to",
+        description="Exclusive end: an RFC 3339 timestamp with offset, or a date (its 00:00).",
+        json_schema_extra={"pattern": DATE_OR_INSTANT_PATTERN},
     ),
 ]
 
@@ -34,14 +58,9 @@ ToParam = Annotated[
 def parse_bound(raw: str, tz: ZoneInfo) -> datetime | None:
     """The instant, or None when ``raw`` is neither a date nor a timestamp with offset
     inside the supported calendar."""
-    try:
-        if len(raw) == 10:
-            parsed = datetime.combine(date.fromisoformat(raw), time(), tz)
-        else:
-            parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None or not instant_supported(parsed):
+    day = parse_day(raw)
+    parsed = datetime.combine(day, time(), tz) if day is not None else parse_instant(raw)
+    if parsed is None or not instant_supported(parsed):
         return None
     return parsed
 

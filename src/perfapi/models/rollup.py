@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, Identity, Index
+from sqlalchemy import BigInteger, Float, Identity, Index, Integer, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -49,13 +49,34 @@ class KpiMonthRollup(_Summary, Base):
 
 
 class RollupChange(Base):
-    """Days of a KPI whose points changed since its rollups were last computed."""
+    """Days of a KPI whose points changed since its rollups were last computed.
+
+    A change the refresher fails on is retried later (``next_attempt_at``, backing
+    off with ``attempts``) and after too many tries set aside (``parked_at``): no
+    longer claimed until an operator retries it, so it cannot hold up other work.
+    Reads still treat it as pending and take its days from raw points.
+    """
 
     __tablename__ = "rollup_changes"
-    __table_args__ = (Index(None, "org_id", "kpi_id"),)
+    __table_args__ = (
+        Index(None, "org_id", "kpi_id"),
+        # Parked changes are rare: a partial index finds them for the admin listing and
+        # the parked gauge without scanning the whole queue, and costs nothing otherwise.
+        Index(
+            "rollup_changes_parked_idx",
+            "org_id",
+            "kpi_id",
+            postgresql_where=text("parked_at IS NOT NULL"),
+        ),
+    )
 
     org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     kpi_id: Mapped[uuid.UUID]
     first_day: Mapped[date]
     last_day: Mapped[date]
+    # Failed tries so far; the writers of changes insert without it, hence the default.
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None]  # None: due now
+    parked_at: Mapped[datetime | None]  # set: not claimed until retried by an operator

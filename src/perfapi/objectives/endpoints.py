@@ -1,3 +1,4 @@
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated
@@ -30,8 +31,14 @@ from perfapi.reports.params import AsOf, Threshold
 router = APIRouter(tags=["Objectives"], route_class=JsonBodyRoute)
 
 
+# A hyphenated UUID or the word null, as the document states it.
+_PARENT_ID_PATTERN = r"^(null|[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})$"
+
+
 def _objective_id(value: str) -> UUID:
     try:
+        if not re.fullmatch(_PARENT_ID_PATTERN, value):
+            raise ValueError(value)
         return UUID(value)
     except ValueError:
         raise ValidationFailedError.single(
@@ -42,7 +49,10 @@ def _objective_id(value: str) -> UUID:
 def _filters(
     parent_id: Annotated[
         str | None,
-        Query(description="Children of this objective (an id); `null` for root objectives."),
+        Query(
+            description="Children of this objective (an id); `null` for root objectives.",
+            json_schema_extra={"pattern": _PARENT_ID_PATTERN},
+        ),
     ] = None,
     status: Annotated[
         list[ObjectiveStatus] | None, Query(description="Repeat for several statuses.")

@@ -1,6 +1,6 @@
 """Prometheus metrics, one registry per app so that apps never share counters."""
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -25,3 +25,26 @@ class HttpMetrics:
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
+
+
+class RollupMetrics:
+    """What the background rollup refresher did, on the app's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.refreshed = Counter(
+            "perfapi_rollup_changes_refreshed",
+            "Rollup changes recomputed and cleared from the change log.",
+            registry=registry,
+        )
+        self.failures = Counter(
+            "perfapi_rollup_refresh_failures",
+            "Failed tries to recompute a KPI's day range; each retry counts again.",
+            registry=registry,
+        )
+        # Read from the database after every round, so it covers all replicas and
+        # drops when an operator retries; every replica reports the same number.
+        self.parked = Gauge(
+            "perfapi_rollup_changes_parked",
+            "Rollup changes set aside after repeated failures, until `perfapi rollups retry`.",
+            registry=registry,
+        )

@@ -1,7 +1,9 @@
-"""Request bodies to batches of rows: JSON whole, NDJSON and CSV as streams.
+"""Request bodies to batches of rows: NDJSON and CSV as streams, JSON from memory.
 
-A batch holds up to 10,000 points with their positions: the index in a JSON
-body, the line number in NDJSON and CSV; positions name points in errors.
+A small JSON body is decoded whole; a large one is split into raw points and
+decoded a batch at a time (see :mod:`perfapi.points.admission`). A batch holds
+up to 10,000 points with their positions: the index in a JSON body, the line
+number in NDJSON and CSV; positions name points in errors.
 JSON and NDJSON batches go through msgspec first (:mod:`perfapi.points.fast`);
 a batch it refuses, and every CSV batch, is checked point by point, collecting
 problems rather than raising them so one 422 can list them all.
@@ -10,10 +12,12 @@ problems rather than raising them so one 422 can list them all.
 import csv
 import json
 import re
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
+
+import msgspec
 
 from perfapi.errors import BadRequestError
 from perfapi.points import fast
@@ -55,13 +59,55 @@ class Decoder:
             return None
         return fast.rows_of(points, self.org_id, self.kpi_ids, self.dimension_keys)
 
-    def json(self, body: bytes) -> Iterator[Batch]:
-        """``{"points": [...]}``, parsed whole (a size limit bounds it)."""
+    def json(self, body: bytes | bytearray) -> Iterator[Batch]:
+        """``{"points": [...]}``, parsed whole: for bodies up to a few megabytes."""
         rows = self._fast_rows(fast.decode_body(body))
         if rows is not None:
             self.received += len(rows)
             yield from _chunks(range(len(rows)), rows)
             return
+        yield from self.json_checked(body)
+
+    def json_parts(self, points: list[msgspec.Raw], extra: list[str]) -> Iterator[Batch]:
+        """A large body split by :func:`fast.split_body`, decoded a batch at a time.
+
+        The same checks as :meth:`json`, batch by batch as for NDJSON: a batch
+        msgspec refuses is checked point by point, and repeats across batches are
+        found once staged. Only one batch of decoded points is alive at a time.
+        """
+        if extra:
+            self._extra_members(extra)
+        self.received += len(points)
+        for start in range(0, len(points), BATCH_SIZE):
+            yield self._json_batch(start, points[start : start + BATCH_SIZE])
+
+    def _json_batch(self, start: int, points: list[msgspec.Raw]) -> Batch:
+        rows = self._fast_rows(fast.decode_raw(points))
+        if rows is not None:
+            return Batch(range(start, start + len(rows)), rows)
+        kept: list[tuple[int, PointRow]] = []
+        for index, raw in enumerate(points, start):
+            try:
+                obj = json.loads(bytes(raw))
+            except (ValueError, RecursionError) as exc:
+                # msgspec only skimmed the point; the standard library's parser
+                # refuses it (e.g. bytes that are not UTF-8), so it refuses the body.
+                raise MalformedJsonError(
+                    f"The body is not valid JSON: point {index}: {exc}."
+                ) from None
+            row = self.checker.from_object(index, obj)
+            if row is not None:
+                kept.append((index, row))
+        self._report_repeats(kept)
+        return Batch([index for index, _ in kept], [row for _, row in kept])
+
+    def _extra_members(self, extra: Iterable[str]) -> None:
+        self.checker.problems.add(
+            ["body"], f"unknown field(s): {', '.join(sorted(extra))}", "extra_forbidden"
+        )
+
+    def json_checked(self, body: bytes | bytearray) -> Iterator[Batch]:
+        """The whole body parsed by the standard library, every point checked."""
         try:
             # The standard library's parser, not a faster one: it also reads NaN,
             # Infinity and out-of-range numbers, so they are reported at their point.
@@ -74,9 +120,7 @@ class Decoder:
             return
         extra = document.keys() - {"points"}
         if extra:
-            self.checker.problems.add(
-                ["body"], f"unknown field(s): {', '.join(sorted(extra))}", "extra_forbidden"
-            )
+            self._extra_members(extra)
         self.received += len(points)
         checked = [
             (index, self.checker.from_object(index, obj)) for index, obj in enumerate(points)
@@ -145,7 +189,14 @@ class Decoder:
             line = raw_line.decode("utf-8", errors="replace").rstrip("\r")
             if not line.strip():
                 continue
-            fields = next(csv.reader([line]))
+            try:
+                fields = next(csv.reader([line]))
+            except csv.Error as exc:  # a lone carriage return inside a field, say
+                problems.add(["body", "line", number], f"not a CSV line: {exc}", "csv_invalid")
+                if header is None:
+                    return
+                self.received += 1
+                continue
             if header is None:
                 header = [name.strip() for name in fields]
                 missing = [name for name in CSV_REQUIRED_COLUMNS if name not in header]

@@ -3,22 +3,43 @@ from datetime import UTC, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 
 from perfapi.auth.dependencies import IngestAccess, ReadAccess, WriteAccess
 from perfapi.db.session import DbSession
 from perfapi.errors import ContentTooLargeError, ValidationFailedError
 from perfapi.idempotency import service as idempotency
-from perfapi.kit.exports import ExportFormat, ExportFormatParam, export_response, export_responses
+from perfapi.kit.calendar import INSTANT_PATTERN
+from perfapi.kit.exports import (
+    ExportFormat,
+    ExportFormatParam,
+    Formatted,
+    export_response,
+    export_responses,
+)
+from perfapi.kit.fields import MAX_MAGNITUDE
 from perfapi.kit.openapi import problem_responses
 from perfapi.kit.pagination import Page, Pagination, page_response
 from perfapi.kit.parsing import parse_timestamp
 from perfapi.kit.routing import JsonBodyRoute
-from perfapi.kit.timerange import FromParam, ToParam, time_range
+from perfapi.kit.timerange import (
+    FromParam,
+    RequiredFromParam,
+    RequiredToParam,
+    ToParam,
+    time_range,
+)
 from perfapi.kpis import service as kpis
+from perfapi.kpis.schemas import KPI_KEY_PATTERN
 from perfapi.points import repository, service
-from perfapi.points.records import DIMENSION_NAME
+from perfapi.points.admission import Admission, Ticket
+from perfapi.points.records import (
+    DIMENSION_NAME,
+    DIMENSION_NAME_BODY,
+    MAX_DIMENSION_VALUE_LENGTH,
+    MAX_DIMENSIONS,
+)
 from perfapi.points.schemas import IngestResult, PointOut, PointsDeleted
 from perfapi.rollups import repository as rollups
 
@@ -31,13 +52,23 @@ _POINT_SCHEMA = {
     "required": ["kpi", "ts", "value"],
     "additionalProperties": False,
     "properties": {
-        "kpi": {"type": "string", "description": "The KPI's key."},
-        "ts": {"type": "string", "format": "date-time", "description": "With an offset."},
-        "value": {"type": "number"},
+        "kpi": {"type": "string", "pattern": KPI_KEY_PATTERN, "description": "The KPI's key."},
+        "ts": {
+            "type": "string",
+            "format": "date-time",
+            "pattern": INSTANT_PATTERN,
+            "description": "With an offset.",
+        },
+        "value": {"type": "number", "minimum": -MAX_MAGNITUDE, "maximum": MAX_MAGNITUDE},
         "dimensions": {
-            "type": "object",
-            "additionalProperties": {"type": "string", "maxLength": 200},
-            "maxProperties": 16,
+            "type": ["object", "null"],
+            "propertyNames": {"pattern": f"^{DIMENSION_NAME_BODY}$"},
+            "additionalProperties": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_DIMENSION_VALUE_LENGTH,
+            },
+            "maxProperties": MAX_DIMENSIONS,
         },
     },
 }
@@ -48,6 +79,7 @@ _INGEST_BODY = {
             "schema": {
                 "type": "object",
                 "required": ["points"],
+                "additionalProperties": False,
                 "properties": {"points": {"type": "array", "items": _POINT_SCHEMA}},
             }
         },
@@ -64,17 +96,37 @@ _INGEST_BODY = {
 }
 
 
+def _json_too_large(limit: int) -> ContentTooLargeError:
+    return ContentTooLargeError(
+        f"A JSON body may hold at most {limit} bytes; "
+        "send larger loads as application/x-ndjson or text/csv."
+    )
+
+
 async def _limited(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
-    """JSON bodies are parsed whole, so they get a tighter limit than streamed ones."""
+    """JSON bodies are held in memory, so they get a tighter limit than streamed ones."""
     size = 0
     async for chunk in chunks:
         size += len(chunk)
         if size > limit:
-            raise ContentTooLargeError(
-                f"A JSON body may hold at most {limit} bytes; "
-                "send larger loads as application/x-ndjson or text/csv."
-            )
+            raise _json_too_large(limit)
         yield chunk
+
+
+async def _admitted(request: Request) -> AsyncIterator[Ticket | None]:
+    """A slot for a large JSON body, waited for before the request is authenticated,
+    so a waiting request holds neither its body nor a database connection."""
+    admission: Admission = request.app.state.points_admission
+    if not admission.needs_slot(request.headers):
+        yield None
+        return
+    async with admission.slot() as ticket:
+        yield ticket
+
+
+# Declared before the principal, so FastAPI waits for the slot first; released
+# after the session dependency has committed.
+Admitted = Annotated[Ticket | None, Depends(_admitted, scope="function")]
 
 
 @router.post(
@@ -91,6 +143,7 @@ async def _limited(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[by
 )
 async def ingest_points(
     request: Request,
+    ticket: Admitted,
     principal: IngestAccess,
     session: DbSession,
     idempotency_key: Annotated[
@@ -107,10 +160,14 @@ async def ingest_points(
     media_type = service.media_type_of(request.headers.get("content-type"))
     chunks: AsyncIterator[bytes] = request.stream()
     if media_type == service.JSON:
-        chunks = _limited(chunks, settings.max_points_json_bytes)
+        limit = settings.max_points_json_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _json_too_large(limit)  # before reading any of it
+        chunks = _limited(chunks, limit)
 
     async def work(body: AsyncIterator[bytes]) -> tuple[int, dict[str, Any]]:
-        result = await service.ingest(session, principal.org_id, media_type, body)
+        result = await service.ingest(session, principal.org_id, media_type, body, ticket)
         return 200, result.model_dump()
 
     if idempotency_key is None:
@@ -203,7 +260,8 @@ async def list_points(
 
 def _csv_row(kpi_key: str, item: Any) -> dict[str, Any]:
     assert isinstance(item, PointOut)
-    row: dict[str, Any] = {"kpi": kpi_key, "ts": item.ts.isoformat(), "value": item.value}
+    ts = Formatted(item.ts.isoformat())
+    row: dict[str, Any] = {"kpi": kpi_key, "ts": ts, "value": item.value}
     row.update({f"dim.{name}": value for name, value in item.dimensions.items()})
     return row
 
@@ -218,16 +276,14 @@ async def delete_points(
     kpi_id: UUID,
     principal: WriteAccess,
     session: DbSession,
-    start: FromParam = None,
-    end: ToParam = None,
+    start: RequiredFromParam,
+    end: RequiredToParam,
 ) -> PointsDeleted:
     await kpis.get(session, principal.org_id, kpi_id)
     first, last = time_range(start, end)
-    if first is None or last is None:
-        missing = [name for name, bound in (("from", first), ("to", last)) if bound is None]
-        raise ValidationFailedError.single(
-            ["query", missing[0]], "Deleting points needs both from and to.", "missing"
-        )
+    # Both were given, so both were parsed (or time_range raised).
+    assert first is not None
+    assert last is not None
     deleted = await repository.delete_range(session, principal.org_id, kpi_id, first, last)
     if deleted:
         last_day = (last - timedelta(microseconds=1)).astimezone(UTC).date()

@@ -31,14 +31,16 @@ class FastBody(msgspec.Struct, forbid_unknown_fields=True):
     points: list[FastPoint]
 
 
+# msgspec raises UnicodeDecodeError for a string that is not UTF-8.
+_REFUSED = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError)
 _body_decoder = msgspec.json.Decoder(FastBody)
 _point_decoder = msgspec.json.Decoder(FastPoint)
 
 
-def decode_body(body: bytes) -> list[FastPoint] | None:
+def decode_body(body: bytes | bytearray) -> list[FastPoint] | None:
     try:
         return _body_decoder.decode(body).points
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except _REFUSED:
         return None
 
 
@@ -46,7 +48,7 @@ def decode_lines(lines: bytes) -> list[FastPoint] | None:
     """NDJSON lines, blank ones already removed."""
     try:
         return _point_decoder.decode_lines(lines)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except _REFUSED:
         return None
 
 
@@ -69,12 +71,12 @@ def split_body(body: bytes | bytearray) -> tuple[list[msgspec.Raw], list[str]] |
     """
     try:
         return _raw_body_decoder.decode(body).points, []
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except _REFUSED:
         pass
     try:
         members = _members_decoder.decode(body)
         points = _raw_list_decoder.decode(members.pop("points"))
-    except (msgspec.ValidationError, msgspec.DecodeError, KeyError):
+    except (*_REFUSED, KeyError):
         return None
     return points, sorted(members)
 
@@ -83,7 +85,7 @@ def decode_raw(points: Sequence[msgspec.Raw]) -> list[FastPoint] | None:
     """Points split from a body by :func:`split_body`."""
     try:
         return _points_decoder.decode(b"[" + b",".join(points) + b"]")
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except _REFUSED:
         return None
 
 

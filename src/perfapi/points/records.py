@@ -20,7 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from perfapi.errors import FieldError
-from perfapi.kit.calendar import SPAN, instant_supported
+from perfapi.kit.calendar import SPAN, instant_supported, parse_instant
 from perfapi.kit.fields import magnitude_problem
 from perfapi.kit.text import text_problem
 
@@ -86,12 +86,9 @@ def parse_ts(raw: object) -> datetime | str:
     """A timestamp with an offset, or the reason it is not one."""
     if not isinstance(raw, str):
         return "ts must be an RFC 3339 string such as 2026-01-31T09:00:00Z"
-    try:
-        ts = datetime.fromisoformat(raw)
-    except ValueError:
-        return f"ts {raw[:40]!r} is not an RFC 3339 timestamp"
-    if ts.tzinfo is None:
-        return "ts needs an offset (Z or +hh:mm)"
+    ts = parse_instant(raw)
+    if ts is None:
+        return f"ts {raw[:40]!r} is not an RFC 3339 timestamp with offset (Z or +hh:mm)"
     if not instant_supported(ts):
         return f"ts must lie {SPAN}"
     return ts

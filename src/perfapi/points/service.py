@@ -6,7 +6,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.errors import UnsupportedMediaTypeError, ValidationFailedError
-from perfapi.points import repository
+from perfapi.points import fast, repository
+from perfapi.points.admission import Ticket
 from perfapi.points.decoding import Batch, Decoder
 from perfapi.points.records import DimensionKeys, PointChecker, Problems
 from perfapi.points.schemas import IngestResult
@@ -33,11 +34,32 @@ def _loc_of(media_type: str) -> Callable[[int], list[str | int]]:
     return lambda position: ["body", "line", position]
 
 
+async def _json_batches(
+    chunks: AsyncIterator[bytes], decoder: Decoder, ticket: Ticket | None
+) -> AsyncIterator[Batch]:
+    """A small body decoded whole; a large one (admitted with a ticket) in parts."""
+    body = bytearray()  # grows in place: no list of chunks beside the joined body
+    async for chunk in chunks:
+        body += chunk
+    if ticket is None or len(body) <= ticket.large_above:
+        for batch in decoder.json(body):
+            yield batch
+        return
+    split = fast.split_body(body)
+    if split is not None:
+        for batch in decoder.json_parts(*split):
+            yield batch
+        return
+    async with ticket.alone():
+        for batch in decoder.json_checked(body):
+            yield batch
+
+
 async def _batches(
-    media_type: str, chunks: AsyncIterator[bytes], decoder: Decoder
+    media_type: str, chunks: AsyncIterator[bytes], decoder: Decoder, ticket: Ticket | None
 ) -> AsyncIterator[Batch]:
     if media_type == JSON:
-        for batch in decoder.json(b"".join([chunk async for chunk in chunks])):
+        async for batch in _json_batches(chunks, decoder, ticket):
             yield batch
     elif media_type == NDJSON:
         async for batch in decoder.ndjson(chunks):
@@ -48,9 +70,16 @@ async def _batches(
 
 
 async def ingest(
-    session: AsyncSession, org_id: UUID, media_type: str, chunks: AsyncIterator[bytes]
+    session: AsyncSession,
+    org_id: UUID,
+    media_type: str,
+    chunks: AsyncIterator[bytes],
+    ticket: Ticket | None = None,
 ) -> IngestResult:
-    """Store every point of the request, or none of them (422 listing what is wrong)."""
+    """Store every point of the request, or none of them (422 listing what is wrong).
+
+    ``ticket``: the slot a large JSON body was admitted with (see :mod:`.admission`).
+    """
     problems = Problems()
     loc_of = _loc_of(media_type)
     org_id, kpi_ids = await repository.kpi_ids_by_key(session, org_id)
@@ -58,7 +87,7 @@ async def ingest(
     checker = PointChecker(org_id, kpi_ids, dimension_keys, problems, loc_of)
     decoder = Decoder(org_id, kpi_ids, checker, dimension_keys)
     writer = PointWriter(session, loc_of)
-    async for batch in _batches(media_type, chunks, decoder):
+    async for batch in _batches(media_type, chunks, decoder, ticket):
         await writer.add(batch)
     try:
         counts = await writer.finish(problems)

@@ -9,7 +9,7 @@ from perfapi.domain.buckets import Interval
 from perfapi.errors import FieldError, ValidationFailedError
 from perfapi.kit.calendar import CalendarDate
 from perfapi.kit.exports import ExportFormat, ExportFormatParam, computed_export, export_responses
-from perfapi.kit.timerange import FromParam, ToParam
+from perfapi.kit.timerange import RequiredFromParam, RequiredToParam
 from perfapi.kpis import service as kpis
 from perfapi.kpis.schemas import Aggregation
 from perfapi.points.endpoints import dimension_filters
@@ -69,8 +69,8 @@ async def get_kpi_series(
     request: Request,
     tz: Zone,
     export_format: ExportFormatParam,
-    start: FromParam = None,
-    end: ToParam = None,
+    start: RequiredFromParam,
+    end: RequiredToParam,
     interval: IntervalParam = Interval.DAY,
     agg: Annotated[Aggregation | None, Query(description="Default: the KPI's aggregation.")] = None,
 ) -> schemas.Series | Response:

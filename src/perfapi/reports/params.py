@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Query
 
 from perfapi.errors import ValidationFailedError
-from perfapi.kit.calendar import INSTANT_PATTERN, SPAN
+from perfapi.kit.calendar import DATE_OR_INSTANT_PATTERN, SPAN
 from perfapi.kit.timerange import UTC_ZONE, parse_bound
 
 
@@ -17,7 +17,7 @@ def _as_of(
             description="Compute as of this instant: an RFC 3339 timestamp with offset, or a "
             "date meaning the end of that day (UTC). Default: now.",
             examples=["2026-06-30", "2026-06-30T12:00:00Z"],
-            json_schema_extra={"pattern": INSTANT_PATTERN},
+            json_schema_extra={"pattern": DATE_OR_INSTANT_PATTERN},
         ),
     ] = None,
 ) -> datetime:

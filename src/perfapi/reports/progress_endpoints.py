@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from perfapi.auth.dependencies import ReadAccess
 from perfapi.db.session import DbSession
 from perfapi.domain.buckets import Interval
-from perfapi.kit.timerange import FromParam, ToParam
+from perfapi.kit.timerange import RequiredFromParam, RequiredToParam
 from perfapi.objectives import service as objectives
 from perfapi.reports import schemas, trees
 from perfapi.reports.params import AsOf, Threshold
@@ -41,8 +41,8 @@ async def get_objective_progress_history(
     principal: ReadAccess,
     session: DbSession,
     tz: Zone,
-    start: FromParam = None,
-    end: ToParam = None,
+    start: RequiredFromParam,
+    end: RequiredToParam,
     interval: IntervalParam = Interval.MONTH,
     threshold: Threshold = 1.0,
 ) -> schemas.ProgressHistory:

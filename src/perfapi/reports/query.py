@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import Depends, Query
 
 from perfapi.domain.buckets import Interval, TooManyBucketsError
-from perfapi.errors import FieldError, ValidationFailedError
+from perfapi.errors import ValidationFailedError
 from perfapi.kit.timerange import time_range
 
 
@@ -33,15 +33,8 @@ IntervalParam = Annotated[
 ]
 
 
-def required_range(start: str | None, end: str | None, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """``from`` and ``to``, both required; dates mean 00:00 in ``tz``."""
-    missing = [
-        FieldError(loc=["query", name], message=f"{name} is required.", type="missing")
-        for name, value in (("from", start), ("to", end))
-        if value is None
-    ]
-    if missing:
-        raise ValidationFailedError(missing)
+def required_range(start: str, end: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """``from`` and ``to`` (required parameters); dates mean 00:00 in ``tz``."""
     first, last = time_range(start, end, tz)
     assert first is not None
     assert last is not None

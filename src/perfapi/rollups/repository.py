@@ -7,7 +7,7 @@ x in the least-squares sums is days since 2000-01-01 UTC, as in ``domain.aggrega
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from sqlalchemy import func, select, text
@@ -55,19 +55,30 @@ async def record_staged_changes(session: AsyncSession) -> None:
     )
 
 
+class ClaimedChange(NamedTuple):
+    org_id: UUID
+    id: int
+    kpi_id: UUID
+    first_day: date
+    last_day: date
+    attempts: int
+
+
 async def claim_changes(
-    session: AsyncSession, org_id: UUID | None, limit: int
-) -> list[tuple[UUID, int, UUID, date, date]]:
-    """Pending changes, oldest first, locked; those another refresher holds are skipped."""
-    where = "WHERE org_id = :org_id " if org_id is not None else ""
+    session: AsyncSession, org_id: UUID | None, limit: int, now: datetime
+) -> list[ClaimedChange]:
+    """Changes due at ``now``, oldest first, locked; those another refresher holds are
+    skipped, and so are parked ones and those waiting out a retry delay."""
+    where = "AND org_id = :org_id " if org_id is not None else ""
     rows = await session.execute(
         text(
-            "SELECT org_id, id, kpi_id, first_day, last_day FROM rollup_changes "
+            "SELECT org_id, id, kpi_id, first_day, last_day, attempts FROM rollup_changes "
+            "WHERE parked_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= :now) "
             f"{where}ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
         ),
-        {"org_id": org_id, "limit": limit},
+        {"org_id": org_id, "limit": limit, "now": now},
     )
-    return [(row[0], row[1], row[2], row[3], row[4]) for row in rows]
+    return [ClaimedChange(*row) for row in rows]
 
 
 async def lock_kpi_for_recompute(session: AsyncSession, org_id: UUID, kpi_id: UUID) -> None:
@@ -149,6 +160,102 @@ async def forget_changes(session: AsyncSession, org_id: UUID, ids: Sequence[int]
     )
 
 
+async def record_failures(
+    session: AsyncSession,
+    org_id: UUID,
+    failed: Sequence[tuple[int, int, datetime | None, datetime | None]],
+    error: str,
+) -> None:
+    """Store each change's (id, attempts, next_attempt_at, parked_at) after a failed try."""
+    await session.execute(
+        text(
+            "UPDATE rollup_changes c SET attempts = f.attempts, last_error = :error,"
+            " next_attempt_at = f.next_attempt_at, parked_at = f.parked_at "
+            "FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS int[]),"
+            " CAST(:next_attempt_at AS timestamptz[]), CAST(:parked_at AS timestamptz[]))"
+            " AS f(id, attempts, next_attempt_at, parked_at) "
+            "WHERE c.org_id = :org_id AND c.id = f.id"
+        ),
+        {
+            "org_id": org_id,
+            "error": error,
+            "ids": [change[0] for change in failed],
+            "attempts": [change[1] for change in failed],
+            "next_attempt_at": [change[2] for change in failed],
+            "parked_at": [change[3] for change in failed],
+        },
+    )
+
+
+class ParkedChange(NamedTuple):
+    org_name: str
+    org_id: UUID
+    kpi_key: str | None  # None once the KPI is gone
+    kpi_id: UUID
+    id: int
+    first_day: date
+    last_day: date
+    attempts: int
+    parked_at: datetime
+    last_error: str | None
+
+
+def _parked(org_id: UUID | None, kpi: str | None) -> tuple[str, dict[str, Any]]:
+    """The condition selecting parked changes, of one org and of one KPI (key or id)."""
+    condition = "c.parked_at IS NOT NULL"
+    if org_id is not None:
+        condition += " AND c.org_id = :org_id"
+    if kpi is not None:
+        condition += (
+            " AND (CAST(c.kpi_id AS text) = :kpi OR EXISTS (SELECT FROM kpis k"
+            " WHERE k.org_id = c.org_id AND k.id = c.kpi_id AND k.key = :kpi))"
+        )
+    return condition, {"org_id": org_id, "kpi": kpi}
+
+
+async def list_parked(
+    session: AsyncSession, org_id: UUID | None, kpi: str | None, limit: int
+) -> list[ParkedChange]:
+    condition, params = _parked(org_id, kpi)
+    rows = await session.execute(
+        text(
+            "SELECT o.name, c.org_id, k.key, c.kpi_id, c.id, c.first_day, c.last_day,"
+            " c.attempts, c.parked_at, c.last_error FROM rollup_changes c"
+            " JOIN orgs o ON o.id = c.org_id"
+            " LEFT JOIN kpis k ON k.org_id = c.org_id AND k.id = c.kpi_id"
+            f" WHERE {condition} ORDER BY o.name, c.kpi_id, c.id LIMIT :limit"
+        ),
+        params | {"limit": limit},
+    )
+    return [ParkedChange(*row) for row in rows]
+
+
+async def count_parked(
+    session: AsyncSession, org_id: UUID | None = None, kpi: str | None = None
+) -> int:
+    condition, params = _parked(org_id, kpi)
+    count: int = await session.scalar(
+        text(f"SELECT count(*) FROM rollup_changes c WHERE {condition}"), params
+    )
+    return count
+
+
+async def unpark(session: AsyncSession, org_id: UUID | None, kpi: str | None) -> int:
+    """Make parked changes due now with a fresh count of tries; return how many.
+
+    The last error stays, so a change that fails again can be compared with before.
+    """
+    condition, params = _parked(org_id, kpi)
+    result = await session.execute(
+        text(
+            "UPDATE rollup_changes c SET parked_at = NULL, next_attempt_at = NULL, attempts = 0"
+            f" WHERE {condition}"
+        ),
+        params,
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def delete_kpi_rollups(session: AsyncSession, org_id: UUID, kpi_id: UUID) -> None:
     for table in ("kpi_day_rollups", "kpi_month_rollups", "rollup_changes"):
         await session.execute(
@@ -165,7 +272,8 @@ async def dirty_ranges(
     last_day: date,
 ) -> dict[UUID, list[tuple[date, date]]]:
     """Per KPI, the pending changes' day ranges, clipped to first_day..last_day: their
-    rollups may be stale, so reads take them from raw points."""
+    rollups may be stale, so reads take them from raw points. Parked and retrying
+    changes count too: their rollups are as stale as any."""
     rows = await session.execute(
         text(
             "SELECT kpi_id, greatest(first_day, CAST(:first_day AS date)),"

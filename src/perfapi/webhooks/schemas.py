@@ -5,7 +5,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from perfapi.kit.fields import NOT_BLANK, Flag, Integer, Trimmed
+from perfapi.kit.fields import NOT_BLANK, Flag, Integer, JsonInteger, Trimmed
 from perfapi.kit.schemas import RequestModel, ResponseModel, not_null
 from perfapi.points.records import DIMENSION_NAME_BODY
 from perfapi.webhooks.mapping import compile_expression
@@ -40,12 +40,18 @@ class Mapping(RequestModel):
     ts: Expression = Field(description="RFC 3339 string, or Unix seconds or milliseconds.")
     value: Expression = Field(description="A number (or a numeric string).")
     dimensions: dict[DimensionName, Expression] = Field(
-        default_factory=dict, max_length=16, description="Dimension name -> expression."
+        default_factory=dict,
+        max_length=16,
+        description="Dimension name -> expression.",
+        # Names outside the pattern are refused; say so (patternProperties alone would not).
+        json_schema_extra={"additionalProperties": False},
     )
 
 
 Mappings = Annotated[list[Mapping], Field(min_length=1, max_length=20)]
-RateLimit = Annotated[Integer, Field(ge=1, le=100_000, description="Deliveries per minute.")]
+RateLimit = Annotated[
+    int, Field(ge=1, le=100_000, description="Deliveries per minute."), JsonInteger
+]
 
 
 class WebhookSourceCreate(RequestModel):
