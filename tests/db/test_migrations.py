@@ -1,6 +1,7 @@
 """Alembic migrations: the lock, the round trip, and the schema rules."""
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from alembic import command
@@ -126,3 +127,86 @@ def test_org_id_leads_every_key_and_index(table: object) -> None:
         assert constraint.column_keys[0] == "org_id", constraint.name
     for unique in (c for c in table.constraints if type(c).__name__ == "UniqueConstraint"):
         assert next(iter(unique.columns)).name == "org_id", unique.name  # type: ignore[attr-defined]
+
+
+async def test_measures_stored_before_the_bound_are_clamped_and_refreshed(
+    database_server_url: str,
+) -> None:
+    """Data a server stored before |x| <= 1e15 (1e308 overflowed every sum) is brought
+    inside the bound, and the days of its points are queued for the rollups."""
+    async with fresh_database(database_server_url, "bound") as url:
+        engine = create_async_engine(url)
+        try:
+
+            def to(revision: str) -> Callable[[Connection], None]:
+                def upgrade(sync_connection: Connection) -> None:
+                    config = alembic_config()
+                    config.attributes["connection"] = sync_connection
+                    command.upgrade(config, revision)
+
+                return upgrade
+
+            async with engine.connect() as connection:
+                await connection.run_sync(to("7c2e4b1f9a3d"))
+                for statement in _LEGACY_ROWS.split(";"):
+                    if statement.strip():
+                        await connection.execute(text(statement))
+                await connection.commit()
+                await connection.run_sync(to("head"))
+                await connection.commit()
+                measures = await connection.execute(
+                    text(
+                        "SELECT (SELECT array_agg(value ORDER BY ts) FROM points), "
+                        "(SELECT sum(value) FROM points), "
+                        "(SELECT array_agg(value) FROM check_ins), "
+                        "(SELECT array_agg(value) FROM kpi_targets), "
+                        "(SELECT array[start_value, target_value, range_min, range_max] "
+                        "FROM key_results)"
+                    )
+                )
+                points, total, check_ins, targets, key_result = measures.one()
+                changes = await connection.execute(
+                    text("SELECT first_day, last_day FROM rollup_changes")
+                )
+                days = [(str(first), str(last)) for first, last in changes]
+        finally:
+            await engine.dispose()
+    assert points == [1e15, 1e15, -1e15, 12.5, 1e15]
+    assert total == 2e15 + 12.5
+    assert check_ins == [-1e15]
+    assert targets == [1e15]
+    assert key_result == [-1e15, 1e15, None, 3.0]
+    assert days == [("2026-03-03", "2026-03-05")]
+
+
+_LEGACY_ROWS = """
+INSERT INTO orgs (id, name) VALUES ('00000000-0000-0000-0000-000000000001', 'legacy');
+INSERT INTO kpis (org_id, id, key, name, direction, aggregation, tags) VALUES
+  ('00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-00000000000a',
+   'k', 'K', 'higher_is_better', 'sum', '{}');
+INSERT INTO points (org_id, kpi_id, ts, dims_hash, value, dimensions) VALUES
+  ('00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-00000000000a',
+   '2026-03-03T01:00:00Z', 0, 1e308, '{}'),
+  ('00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-00000000000a',
+   '2026-03-03T02:00:00Z', 0, 1e308, '{}'),
+  ('00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-00000000000a',
+   '2026-03-04T02:00:00Z', 0, '-Infinity', '{}'),
+  ('00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-00000000000a',
+   '2026-03-04T03:00:00Z', 0, 12.5, '{}'),
+  ('00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-00000000000a',
+   '2026-03-05T23:00:00Z', 0, 'NaN', '{}');
+INSERT INTO kpi_targets (org_id, id, kpi_id, period_start, period_end, value) VALUES
+  ('00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-0000000000b1',
+   '00000000-0000-0000-0000-00000000000a', '2026-01-01', '2026-12-31', 1e300);
+INSERT INTO objectives (org_id, id, title, start_date, due_date, weight, status) VALUES
+  ('00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-0000000000c1',
+   'O', '2026-01-01', '2026-12-31', 1, 'active');
+INSERT INTO key_results
+  (org_id, id, objective_id, title, direction, start_value, target_value, range_max, weight)
+VALUES
+  ('00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-0000000000d1',
+   '00000000-0000-0000-0000-0000000000c1', 'KR', 'increase', -1e200, 1e200, 3, 1);
+INSERT INTO check_ins (org_id, id, key_result_id, value, at) VALUES
+  ('00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-0000000000e1',
+   '00000000-0000-0000-0000-0000000000d1', -1e301, '2026-03-03T00:00:00Z');
+"""

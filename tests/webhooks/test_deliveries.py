@@ -110,6 +110,15 @@ def _unmappable(case: str) -> tuple[bytes, str]:
         return b'{"kpi": "sales.mrr", "ts": "2026-01-15T09:00:00Z", "value": 1%s}' % (
             b"0" * 400
         ), "value"
+    if case == "value beyond 1e15":
+        return body_of({**simple_payload(1.0), "value": 1e16}), "1e15"
+    if case == "NUL in the kpi":
+        return body_of(simple_payload(1.0, kpi="sales\x00mrr")), "KPI"
+    if case == "lone surrogate in a dimension":
+        mapping_body = (
+            b'{"kpi": "sales.mrr", "ts": "2026-01-15T09:00:00Z", "value": 1, "region": "e\\ud800"}'
+        )
+        return mapping_body, "surrogate"
     if case == "not json":
         return b"kpi=sales.mrr&value=1", "JSON"
     return b"\xff\xfe not utf-8", "JSON"
@@ -123,6 +132,9 @@ def _unmappable(case: str) -> tuple[bytes, str]:
         "ts missing",
         "value not a number",
         "huge value",
+        "value beyond 1e15",
+        "NUL in the kpi",
+        "lone surrogate in a dimension",
         "not json",
         "bytes",
     ],
@@ -133,7 +145,9 @@ async def test_unmappable_payload_is_stored_as_failed_and_answered_202(
     kpi_id = await create_kpi(client, tenant)
     body, word = _unmappable(case)
     # standardwebhooks signs text only: bytes that are not UTF-8 come from a GitHub-style sender.
-    source = await create_source(client, tenant, "hmac_sha256" if case == "bytes" else "standard")
+    mappings = [{**SIMPLE_MAPPING, "dimensions": {"region": "region"}}]
+    scheme = "hmac_sha256" if case == "bytes" else "standard"
+    source = await create_source(client, tenant, scheme, mappings=mappings)
     if case == "bytes":
         headers = {"X-Signature": hmac_signature(source["secret"], body)}
     else:
