@@ -45,13 +45,16 @@ def _check_instant(instant: datetime) -> datetime:
 # optional, any fraction, an offset `Z` or +hh:mm (+hhmm too). One definition for the
 # parsers and for the document's patterns, which add the years 1900..2999 as written
 # (an instant a few hours past either end once its offset is applied is refused too).
-_TIME = r"[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})"
-_DATE_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_INSTANT_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}" + _TIME)
+_HOUR, _MINUTE = "([01][0-9]|2[0-3])", "[0-5][0-9]"
+_TIME = rf"[Tt ]{_HOUR}:{_MINUTE}(:{_MINUTE}(\.[0-9]+)?)?([Zz]|[+-]{_HOUR}:?{_MINUTE})"
+# Months 01-12 and days 01-31; a 31st in a shorter month is refused past the pattern.
+_MONTH_DAY = "-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_DATE_SHAPE = re.compile(r"[0-9]{4}" + _MONTH_DAY)
+_INSTANT_SHAPE = re.compile(r"[0-9]{4}" + _MONTH_DAY + _TIME)
 _YEARS = "(19[0-9]{2}|2[0-9]{3})"
-DATE_PATTERN = rf"^{_YEARS}-[0-9]{{2}}-[0-9]{{2}}$"
-INSTANT_PATTERN = rf"^{_YEARS}-[0-9]{{2}}-[0-9]{{2}}{_TIME}$"
-DATE_OR_INSTANT_PATTERN = rf"^{_YEARS}-[0-9]{{2}}-[0-9]{{2}}({_TIME})?$"
+DATE_PATTERN = f"^{_YEARS}{_MONTH_DAY}$"
+INSTANT_PATTERN = f"^{_YEARS}{_MONTH_DAY}{_TIME}$"
+DATE_OR_INSTANT_PATTERN = f"^{_YEARS}{_MONTH_DAY}({_TIME})?$"
 
 
 def parse_instant(raw: str) -> datetime | None:
