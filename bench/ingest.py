@@ -27,6 +27,7 @@ import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -218,7 +219,9 @@ def warm_up(client: httpx.Client) -> None:
         ).raise_for_status()
 
 
-def one_ndjson_request(count: int) -> None:
+@contextmanager
+def warm_server() -> Iterator[tuple[Server, httpx.Client]]:
+    """A server on a fresh database with the bench's KPIs, warmed up, and a client of it."""
     with (
         fresh_database() as database_url,
         running_server(database_url) as server,
@@ -226,6 +229,11 @@ def one_ndjson_request(count: int) -> None:
     ):
         create_kpis(server)
         warm_up(client)
+        yield server, client
+
+
+def one_ndjson_request(count: int) -> None:
+    with warm_server() as (server, client):
         before = rss_kib(server.pid)
         reset_peak_rss(server.pid)
         started = time.perf_counter()
@@ -267,13 +275,7 @@ def concurrent_requests(
     media_type: str, bodies: Callable[[int], Iterable[bytes | AsyncIterator[bytes]]], requests: int
 ) -> Concurrent:
     """``requests`` bodies sent at once to a fresh server; its peak RSS growth."""
-    with (
-        fresh_database() as database_url,
-        running_server(database_url) as server,
-        httpx.Client(base_url=server.base_url, headers=server.headers, timeout=600) as client,
-    ):
-        create_kpis(server)
-        warm_up(client)
+    with warm_server() as (server, _client):
         contents = list(bodies(requests))
 
         async def send_all() -> list[httpx.Response]:

@@ -17,42 +17,23 @@ from perfapi.kit.calendar import (
 
 UTC_ZONE = ZoneInfo("UTC")
 
-FromParam = Annotated[
-    str | None,
-    Query(
-        alias="from",
-        description="Inclusive start: an RFC 3339 timestamp with offset, or a date (its 00:00).",
-        examples=["2026-01-01", "2026-01-01T00:00:00Z"],
-        json_schema_extra={"pattern": DATE_OR_INSTANT_PATTERN},
-    ),
-]
-ToParam = Annotated[
-    str | None,
-    Query(
-        alias="to",
-        description="Exclusive end: an RFC 3339 timestamp with offset, or a date (its 00:00).",
-        examples=["2027-01-01"],
-        json_schema_extra={"pattern": DATE_OR_INSTANT_PATTERN},
-    ),
-]
-
-# For operations that must not run unbounded (deleting points): no default.
-RequiredFromParam = Annotated[
-    str,
-    Query(
-        alias="from",
-        description="Inclusive start: an RFC 3339 timestamp with offset, or a date (its 00:00).",
-        json_schema_extra={"pattern": DATE_OR_INSTANT_PATTERN},
-    ),
-]
-RequiredToParam = Annotated[
-    str,
-    Query(
-        alias="to",
-        description="Exclusive end: an RFC 3339 timestamp with offset, or a date (its 00:00).",
-        json_schema_extra={"pattern": DATE_OR_INSTANT_PATTERN},
-    ),
-]
+_FROM = Query(
+    alias="from",
+    description="Inclusive start: an RFC 3339 timestamp with offset, or a date (its 00:00).",
+    examples=["2026-01-01", "2026-01-01T00:00:00Z"],
+    json_schema_extra={"pattern": DATE_OR_INSTANT_PATTERN},
+)
+_TO = Query(
+    alias="to",
+    description="Exclusive end: an RFC 3339 timestamp with offset, or a date (its 00:00).",
+    examples=["2027-01-01"],
+    json_schema_extra={"pattern": DATE_OR_INSTANT_PATTERN},
+)
+FromParam = Annotated[str | None, _FROM]
+ToParam = Annotated[str | None, _TO]
+# Where a range is needed (series, history) or must not be unbounded (deleting points).
+RequiredFromParam = Annotated[str, _FROM]
+RequiredToParam = Annotated[str, _TO]
 
 
 def parse_bound(raw: str, tz: ZoneInfo) -> datetime | None:
