@@ -41,25 +41,35 @@ def _check_instant(instant: datetime) -> datetime:
     return instant
 
 
-# RFC 3339 as perfapi reads it: `T`, `t` or a space between date and time, seconds
-# optional, any fraction, an offset `Z` or +hh:mm (+hhmm too). One definition for the
-# parsers and for the document's patterns, which add the years 1900..2999 as written
-# (an instant a few hours past either end once its offset is applied is refused too).
+# RFC 3339 timestamps: `T` (or `t`), seconds with any fraction, `Z` or +hh:mm, as
+# JSON Schema's date-time format has them. Points are decoded by msgspec, which also
+# takes a space for the `T` and +hhmm offsets; their timestamps may be written so
+# too. One definition for the parsers and for the document's patterns, which add
+# the years 1900..2999 as written (an instant a few hours past either end once its
+# offset is applied is refused too).
 _HOUR, _MINUTE = "([01][0-9]|2[0-3])", "[0-5][0-9]"
-_TIME = rf"[Tt ]{_HOUR}:{_MINUTE}(:{_MINUTE}(\.[0-9]+)?)?([Zz]|[+-]{_HOUR}:?{_MINUTE})"
+_CLOCK = rf"{_HOUR}:{_MINUTE}:{_MINUTE}(\.[0-9]+)?"
+_TIME = rf"[Tt]{_CLOCK}([Zz]|[+-]{_HOUR}:{_MINUTE})"
+_POINT_TIME = rf"[Tt ]{_CLOCK}([Zz]|[+-]{_HOUR}:?{_MINUTE})"
 # Months 01-12 and days 01-31; a 31st in a shorter month is refused past the pattern.
 _MONTH_DAY = "-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
 _DATE_SHAPE = re.compile(r"[0-9]{4}" + _MONTH_DAY)
 _INSTANT_SHAPE = re.compile(r"[0-9]{4}" + _MONTH_DAY + _TIME)
+_POINT_INSTANT_SHAPE = re.compile(r"[0-9]{4}" + _MONTH_DAY + _POINT_TIME)
 _YEARS = "(19[0-9]{2}|2[0-9]{3})"
 DATE_PATTERN = f"^{_YEARS}{_MONTH_DAY}$"
 INSTANT_PATTERN = f"^{_YEARS}{_MONTH_DAY}{_TIME}$"
+POINT_INSTANT_PATTERN = f"^{_YEARS}{_MONTH_DAY}{_POINT_TIME}$"
 DATE_OR_INSTANT_PATTERN = f"^{_YEARS}{_MONTH_DAY}({_TIME})?$"
 
 
-def parse_instant(raw: str) -> datetime | None:
-    """An RFC 3339 timestamp with its offset, or None (the calendar is not checked here)."""
-    if not _INSTANT_SHAPE.fullmatch(raw):
+def parse_instant(raw: str, *, as_points_do: bool = False) -> datetime | None:
+    """An RFC 3339 timestamp with its offset, or None (the calendar is not checked here).
+
+    ``as_points_do`` also takes what the points' fast decoder takes (see above).
+    """
+    shape = _POINT_INSTANT_SHAPE if as_points_do else _INSTANT_SHAPE
+    if not shape.fullmatch(raw):
         return None
     try:
         # fromisoformat knows neither lowercase t/z nor every offset spelling msgspec does.

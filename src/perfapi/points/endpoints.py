@@ -10,7 +10,7 @@ from perfapi.auth.dependencies import IngestAccess, ReadAccess, WriteAccess
 from perfapi.db.session import DbSession
 from perfapi.errors import ContentTooLargeError, ValidationFailedError
 from perfapi.idempotency import service as idempotency
-from perfapi.kit.calendar import INSTANT_PATTERN
+from perfapi.kit.calendar import POINT_INSTANT_PATTERN
 from perfapi.kit.exports import (
     ExportFormat,
     ExportFormatParam,
@@ -55,9 +55,9 @@ _POINT_SCHEMA = {
         "kpi": {"type": "string", "pattern": KPI_KEY_PATTERN, "description": "The KPI's key."},
         "ts": {
             "type": "string",
-            "format": "date-time",
-            "pattern": INSTANT_PATTERN,
-            "description": "With an offset.",
+            "pattern": POINT_INSTANT_PATTERN,
+            "description": "RFC 3339 with seconds and an offset (`Z` or +hh:mm); a space for "
+            "the `T` and +hhmm offsets are taken too.",
         },
         "value": {"type": "number", "minimum": -MAX_MAGNITUDE, "maximum": MAX_MAGNITUDE},
         "dimensions": {

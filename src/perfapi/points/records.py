@@ -86,7 +86,7 @@ def parse_ts(raw: object) -> datetime | str:
     """A timestamp with an offset, or the reason it is not one."""
     if not isinstance(raw, str):
         return "ts must be an RFC 3339 string such as 2026-01-31T09:00:00Z"
-    ts = parse_instant(raw)
+    ts = parse_instant(raw, as_points_do=True)
     if ts is None:
         return f"ts {raw[:40]!r} is not an RFC 3339 timestamp with offset (Z or +hh:mm)"
     if not instant_supported(ts):
