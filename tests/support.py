@@ -132,3 +132,21 @@ async def created(client: httpx.AsyncClient, tenant: Tenant, path: str, body: An
     assert response.status_code == 201, response.text
     made: str = response.json()["id"]
     return made
+
+
+async def one_of_each(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, str]:
+    """The ids of a KPI, an objective for 2026 and a checked-in key result of it."""
+    kpi = await created(client, tenant, "/v1/kpis", {"key": "sales.arr", "name": "ARR"})
+    objective = await created(
+        client,
+        tenant,
+        "/v1/objectives",
+        {"title": "Grow", "start_date": "2026-01-01", "due_date": "2026-12-31"},
+    )
+    key_result = await created(
+        client,
+        tenant,
+        f"/v1/objectives/{objective}/key-results",
+        {"title": "Ship", "direction": "at_least", "target_value": 1},
+    )
+    return {"kpi": kpi, "objective": objective, "key_result": key_result}

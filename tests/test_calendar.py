@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Tenant, assert_problem, created, error_locs
+from tests.support import Tenant, assert_problem, error_locs, one_of_each
 
 SPAN = "between 1900-01-01 and 2999-12-31 (UTC)"
 OBJECTIVE = {"title": "Grow", "start_date": "2026-01-01", "due_date": "2026-12-31"}
@@ -14,15 +14,7 @@ OBJECTIVE = {"title": "Grow", "start_date": "2026-01-01", "due_date": "2026-12-3
 
 @pytest.fixture
 async def ids(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, str]:
-    kpi = await created(client, tenant, "/v1/kpis", {"key": "sales.arr", "name": "ARR"})
-    objective = await created(client, tenant, "/v1/objectives", OBJECTIVE)
-    key_result = await created(
-        client,
-        tenant,
-        f"/v1/objectives/{objective}/key-results",
-        {"title": "Ship", "direction": "at_least", "target_value": 1},
-    )
-    return {"kpi": kpi, "objective": objective, "key_result": key_result}
+    return await one_of_each(client, tenant)
 
 
 BODIES = [

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Tenant, assert_problem, created, error_locs
+from tests.support import Tenant, assert_problem, created, error_locs, one_of_each
 
 OBJECTIVE = {"title": "Grow", "start_date": "2026-01-01", "due_date": "2026-12-31"}
 KPI = {"key": "sales.arr", "name": "ARR"}
@@ -267,15 +267,8 @@ async def test_patch_fields_the_document_says_are_not_nullable_refuse_null(
 
 
 async def _resources(client: httpx.AsyncClient, tenant: Tenant) -> dict[str, str]:
-    kpi = await created(client, tenant, "/v1/kpis", KPI)
-    objective = await created(client, tenant, "/v1/objectives", OBJECTIVE)
-    kr = await created(
-        client,
-        tenant,
-        f"/v1/objectives/{objective}/key-results",
-        {"title": "Ship", "direction": "at_least", "target_value": 1},
-    )
-    return {"kpi": kpi, "objective": objective, "kr": kr}
+    ids = await one_of_each(client, tenant)
+    return {**ids, "kr": ids["key_result"]}
 
 
 async def _kpi(client: httpx.AsyncClient, tenant: Tenant) -> str:
