@@ -300,6 +300,9 @@ async def test_list_filters(
     [
         ({"due_from": "2026-07-01", "due_to": "2026-06-30"}, ["query", "due_to"]),
         ({"parent_id": "garbage"}, ["query", "parent_id"]),
+        # Only the hyphenated form the document's pattern states, not every form UUID() reads.
+        ({"parent_id": uuid.uuid4().hex}, ["query", "parent_id"]),
+        ({"parent_id": f"{{{uuid.uuid4()}}}"}, ["query", "parent_id"]),
         ({"status": "done"}, ["query", "status", 0]),
         ({"due_from": "tomorrow"}, ["query", "due_from"]),
         ({"format": "xml"}, ["query", "format"]),

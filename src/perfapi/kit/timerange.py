@@ -70,3 +70,12 @@ def time_range(
     if problems:
         raise ValidationFailedError(problems)
     return first, last
+
+
+def required_range(start: str, end: str, tz: ZoneInfo = UTC_ZONE) -> tuple[datetime, datetime]:
+    """``from`` and ``to`` of required parameters; dates mean 00:00 in ``tz``."""
+    first, last = time_range(start, end, tz)
+    # Both were given, so both were parsed (or time_range raised).
+    assert first is not None
+    assert last is not None
+    return first, last

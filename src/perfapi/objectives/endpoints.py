@@ -32,18 +32,17 @@ router = APIRouter(tags=["Objectives"], route_class=JsonBodyRoute)
 
 
 # A hyphenated UUID or the word null, as the document states it.
-_PARENT_ID_PATTERN = r"^(null|[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})$"
+_UUID = r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
+_PARENT_ID_PATTERN = rf"^(null|{_UUID})$"
+_HYPHENATED_UUID = re.compile(_UUID)
 
 
 def _objective_id(value: str) -> UUID:
-    try:
-        if not re.fullmatch(_PARENT_ID_PATTERN, value):
-            raise ValueError(value)
-        return UUID(value)
-    except ValueError:
+    if not _HYPHENATED_UUID.fullmatch(value):
         raise ValidationFailedError.single(
             ["query", "parent_id"], "parent_id must be an objective id or null.", "uuid_parsing"
-        ) from None
+        )
+    return UUID(value)
 
 
 def _filters(

@@ -28,6 +28,7 @@ from perfapi.kit.timerange import (
     RequiredFromParam,
     RequiredToParam,
     ToParam,
+    required_range,
     time_range,
 )
 from perfapi.kpis import service as kpis
@@ -280,10 +281,7 @@ async def delete_points(
     end: RequiredToParam,
 ) -> PointsDeleted:
     await kpis.get(session, principal.org_id, kpi_id)
-    first, last = time_range(start, end)
-    # Both were given, so both were parsed (or time_range raised).
-    assert first is not None
-    assert last is not None
+    first, last = required_range(start, end)
     deleted = await repository.delete_range(session, principal.org_id, kpi_id, first, last)
     if deleted:
         last_day = (last - timedelta(microseconds=1)).astimezone(UTC).date()

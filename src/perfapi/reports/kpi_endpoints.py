@@ -9,13 +9,13 @@ from perfapi.domain.buckets import Interval
 from perfapi.errors import FieldError, ValidationFailedError
 from perfapi.kit.calendar import CalendarDate
 from perfapi.kit.exports import ExportFormat, ExportFormatParam, computed_export, export_responses
-from perfapi.kit.timerange import RequiredFromParam, RequiredToParam
+from perfapi.kit.timerange import RequiredFromParam, RequiredToParam, required_range
 from perfapi.kpis import service as kpis
 from perfapi.kpis.schemas import Aggregation
 from perfapi.points.endpoints import dimension_filters
 from perfapi.reports import kpi_reports, schemas
 from perfapi.reports.params import AsOf
-from perfapi.reports.query import IntervalParam, Zone, required_range, too_many_buckets_is_422
+from perfapi.reports.query import IntervalParam, Zone, too_many_buckets_is_422
 
 router = APIRouter(tags=["Reports"])
 

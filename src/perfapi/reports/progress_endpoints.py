@@ -5,11 +5,11 @@ from fastapi import APIRouter
 from perfapi.auth.dependencies import ReadAccess
 from perfapi.db.session import DbSession
 from perfapi.domain.buckets import Interval
-from perfapi.kit.timerange import RequiredFromParam, RequiredToParam
+from perfapi.kit.timerange import RequiredFromParam, RequiredToParam, required_range
 from perfapi.objectives import service as objectives
 from perfapi.reports import schemas, trees
 from perfapi.reports.params import AsOf, Threshold
-from perfapi.reports.query import IntervalParam, Zone, required_range, too_many_buckets_is_422
+from perfapi.reports.query import IntervalParam, Zone, too_many_buckets_is_422
 
 router = APIRouter(tags=["Reports"])
 

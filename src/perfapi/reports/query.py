@@ -2,7 +2,6 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -10,7 +9,6 @@ from fastapi import Depends, Query
 
 from perfapi.domain.buckets import Interval, TooManyBucketsError
 from perfapi.errors import ValidationFailedError
-from perfapi.kit.timerange import time_range
 
 
 def _zone(
@@ -31,14 +29,6 @@ Zone = Annotated[ZoneInfo, Depends(_zone)]
 IntervalParam = Annotated[
     Interval, Query(description="Bucket size; weeks are ISO weeks starting on Monday.")
 ]
-
-
-def required_range(start: str, end: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """``from`` and ``to`` (required parameters); dates mean 00:00 in ``tz``."""
-    first, last = time_range(start, end, tz)
-    assert first is not None
-    assert last is not None
-    return first, last
 
 
 @contextmanager
