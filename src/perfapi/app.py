@@ -11,6 +11,8 @@ from fastapi.staticfiles import StaticFiles
 
 from perfapi import __version__
 from perfapi.auth.endpoints import router as api_keys_router
+from perfapi.conditional.dependencies import NotModifiedError, not_modified_response
+from perfapi.conditional.headers import CachingHeadersMiddleware
 from perfapi.config import Settings
 from perfapi.db.engine import create_engine, create_sessionmaker
 from perfapi.errors import install_error_handlers
@@ -90,6 +92,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
 
     install_error_handlers(app)
+    app.add_exception_handler(NotModifiedError, not_modified_response)
+    app.add_middleware(CachingHeadersMiddleware)
     app.add_middleware(TextGuardMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -102,7 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["Link", "Location", "Retry-After", "X-Request-Id"],
+            expose_headers=["ETag", "Link", "Location", "Retry-After", "X-Request-Id"],
             max_age=600,
         )
     # Added last, so outermost: every response, errors included, gets a request id.

@@ -203,6 +203,28 @@ export async function goalAchievement(
   );
 }
 
+/** A dashboard's poll: the report is recomputed only when the org's data changed. */
+export class GoalAchievementPoller {
+  private etag: string | undefined;
+  private last: SchemaGoalAchievement | undefined;
+
+  constructor(private readonly client: PerfapiClient) {}
+
+  async poll(from: string, to: string): Promise<SchemaGoalAchievement> {
+    const { data, error, response } = await this.client.GET("/v1/reports/goal-achievement", {
+      params: {
+        query: { from, to },
+        header: this.etag ? { "If-None-Match": this.etag } : undefined,
+      },
+    });
+    if (response.status === 304 && this.last) return this.last; // unchanged: empty body
+    if (error) throw new PerfapiError(response.status, error);
+    this.etag = response.headers.get("ETag") ?? undefined;
+    this.last = data;
+    return data;
+  }
+}
+
 /** A key result read from a KPI: revenue from 0 up to 1M. */
 export async function createRevenueKeyResult(
   client: PerfapiClient,

@@ -5,6 +5,8 @@ from fastapi import APIRouter, Request, Response, status
 from perfapi.auth import repository, service
 from perfapi.auth.dependencies import AdminAccess
 from perfapi.auth.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated
+from perfapi.auth.tokens import Scope
+from perfapi.conditional.dependencies import conditional
 from perfapi.db.session import DbSession
 from perfapi.kit.pagination import Page, Pagination, page_response
 from perfapi.kit.routing import JsonBodyRoute
@@ -12,7 +14,12 @@ from perfapi.kit.routing import JsonBodyRoute
 router = APIRouter(prefix="/v1/api-keys", tags=["API keys"], route_class=JsonBodyRoute)
 
 
-@router.get("", operation_id="listApiKeys", summary="List the org's API keys, newest first")
+@router.get(
+    "",
+    operation_id="listApiKeys",
+    dependencies=[conditional(scope=Scope.ADMIN)],
+    summary="List the org's API keys, newest first",
+)
 async def list_api_keys(
     principal: AdminAccess,
     session: DbSession,
@@ -46,7 +53,12 @@ async def create_api_key(
     return ApiKeyCreated.model_validate({**ApiKey.model_validate(key).model_dump(), "key": token})
 
 
-@router.get("/{key_id}", operation_id="getApiKey", summary="Get an API key")
+@router.get(
+    "/{key_id}",
+    operation_id="getApiKey",
+    dependencies=[conditional(scope=Scope.ADMIN)],
+    summary="Get an API key",
+)
 async def get_api_key(key_id: UUID, principal: AdminAccess, session: DbSession) -> ApiKey:
     return ApiKey.model_validate(await service.get(session, principal.org_id, key_id))
 

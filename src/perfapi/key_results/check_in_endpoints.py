@@ -3,6 +3,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 
 from perfapi.auth.dependencies import ReadAccess, WriteAccess
+from perfapi.conditional.dependencies import conditional
 from perfapi.db.session import DbSession
 from perfapi.key_results import repository, service
 from perfapi.key_results.schemas import CheckIn, CheckInCreate
@@ -18,6 +19,7 @@ router = APIRouter(tags=["Key results"], route_class=JsonBodyRoute)
 @router.get(
     "/v1/key-results/{key_result_id}/check-ins",
     operation_id="listCheckIns",
+    dependencies=[conditional()],
     summary="List a key result's check-ins, oldest first",
     response_model=Page[CheckIn],
     responses=export_responses(),
@@ -63,7 +65,12 @@ async def create_check_in(
     return CheckIn.model_validate(check_in)
 
 
-@router.get("/v1/check-ins/{check_in_id}", operation_id="getCheckIn", summary="Get a check-in")
+@router.get(
+    "/v1/check-ins/{check_in_id}",
+    operation_id="getCheckIn",
+    dependencies=[conditional()],
+    summary="Get a check-in",
+)
 async def get_check_in(check_in_id: UUID, principal: ReadAccess, session: DbSession) -> CheckIn:
     return CheckIn.model_validate(
         await service.get_check_in(session, principal.org_id, check_in_id)

@@ -6,6 +6,8 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.auth.dependencies import ReadAccess, WriteAccess
+from perfapi.conditional.dependencies import conditional
+from perfapi.conditional.tags import Clock
 from perfapi.db.session import DbSession
 from perfapi.key_results import repository, service
 from perfapi.key_results.presenter import present, present_one
@@ -24,6 +26,7 @@ router = APIRouter(tags=["Key results"], route_class=JsonBodyRoute)
 @router.get(
     "/v1/objectives/{objective_id}/key-results",
     operation_id="listKeyResults",
+    dependencies=[conditional(Clock.DATED_DATA)],
     summary="List an objective's key results in creation order",
     response_model=Page[KeyResult],
     responses=export_responses(),
@@ -73,7 +76,10 @@ async def create_key_result(
 
 
 @router.get(
-    "/v1/key-results/{key_result_id}", operation_id="getKeyResult", summary="Get a key result"
+    "/v1/key-results/{key_result_id}",
+    operation_id="getKeyResult",
+    dependencies=[conditional(Clock.DATED_DATA)],
+    summary="Get a key result",
 )
 async def get_key_result(
     key_result_id: UUID, principal: ReadAccess, session: DbSession, as_of: AsOf

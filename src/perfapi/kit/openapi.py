@@ -80,6 +80,34 @@ def _describe_errors(path: str, operation: dict[str, Any]) -> None:
     operation["responses"] = dict(sorted(responses.items()))
 
 
+_TAG_HEADERS = {
+    "ETag": {
+        "description": "The answer's entity tag: send it back in `If-None-Match`. Weak "
+        "(`W/`) for answers as of now; absent when the answer changes with the clock.",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {"description": "`private, no-cache`.", "schema": {"type": "string"}},
+}
+
+
+def _describe_conditional_get(operation: dict[str, Any]) -> None:
+    """A read that takes ``If-None-Match`` answers 304 and tags its 200s."""
+    names = {
+        p.get("name", "").lower()
+        for p in operation.get("parameters", [])
+        if p.get("in") == "header"
+    }
+    if "if-none-match" not in names:
+        return
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    if "200" in responses:
+        responses["200"].setdefault("headers", {}).update(_TAG_HEADERS)
+    responses["304"] = {
+        "description": "Not Modified: the tag sent in `If-None-Match` is current. Empty body.",
+        "headers": _TAG_HEADERS,
+    }
+
+
 @dataclass(frozen=True)
 class DocumentedUnion:
     """A request body validated as one model but documented as a ``oneOf``.
@@ -201,6 +229,7 @@ def build_openapi(app: FastAPI, unions: Sequence[DocumentedUnion] = ()) -> dict[
     for path, path_item in schema.get("paths", {}).items():
         for method, operation in path_item.items():
             if method in _HTTP_METHODS:
+                _describe_conditional_get(operation)
                 _describe_errors(path, operation)
     _state_the_text_rule(schema)
     schema["components"]["schemas"] = dict(sorted(schema["components"]["schemas"].items()))

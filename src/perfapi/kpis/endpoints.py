@@ -4,6 +4,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 
 from perfapi.auth.dependencies import ReadAccess, WriteAccess
+from perfapi.conditional.dependencies import conditional
 from perfapi.db.session import DbSession
 from perfapi.kit.exports import export_responses
 from perfapi.kit.listing import Listing, ListParams
@@ -20,6 +21,7 @@ router = APIRouter(tags=["KPIs"], route_class=JsonBodyRoute)
 @router.get(
     "/v1/kpis",
     operation_id="listKpis",
+    dependencies=[conditional()],
     summary="List KPIs in creation order",
     response_model=Page[Kpi],
     responses=export_responses(),
@@ -59,7 +61,9 @@ async def create_kpi(
     return Kpi.model_validate(kpi)
 
 
-@router.get("/v1/kpis/{kpi_id}", operation_id="getKpi", summary="Get a KPI")
+@router.get(
+    "/v1/kpis/{kpi_id}", operation_id="getKpi", dependencies=[conditional()], summary="Get a KPI"
+)
 async def get_kpi(kpi_id: UUID, principal: ReadAccess, session: DbSession) -> Kpi:
     return Kpi.model_validate(await service.get(session, principal.org_id, kpi_id))
 
@@ -91,6 +95,7 @@ async def delete_kpi(kpi_id: UUID, principal: WriteAccess, session: DbSession) -
 @router.get(
     "/v1/kpis/{kpi_id}/targets",
     operation_id="listKpiTargets",
+    dependencies=[conditional()],
     summary="List a KPI's targets by period",
     response_model=Page[KpiTarget],
     responses=export_responses(),
@@ -137,7 +142,12 @@ async def create_kpi_target(
     return KpiTarget.model_validate(target)
 
 
-@router.get("/v1/kpi-targets/{target_id}", operation_id="getKpiTarget", summary="Get a target")
+@router.get(
+    "/v1/kpi-targets/{target_id}",
+    operation_id="getKpiTarget",
+    dependencies=[conditional()],
+    summary="Get a target",
+)
 async def get_kpi_target(target_id: UUID, principal: ReadAccess, session: DbSession) -> KpiTarget:
     return KpiTarget.model_validate(await service.get_target(session, principal.org_id, target_id))
 

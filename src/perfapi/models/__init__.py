@@ -2,6 +2,7 @@
 
 from perfapi.db.base import Base
 from perfapi.models.api_key import ApiKey
+from perfapi.models.data_version import DataVersionBump, OrgDataVersion
 from perfapi.models.idempotency_key import IdempotencyKey
 from perfapi.models.kpi import Kpi, KpiTarget
 from perfapi.models.objective import CheckIn, KeyResult, Objective, ObjectiveKpi
@@ -14,6 +15,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "CheckIn",
+    "DataVersionBump",
     "IdempotencyKey",
     "KeyResult",
     "Kpi",
@@ -23,6 +25,7 @@ __all__ = [
     "Objective",
     "ObjectiveKpi",
     "Org",
+    "OrgDataVersion",
     "Point",
     "RollupChange",
     "WebhookDelivery",

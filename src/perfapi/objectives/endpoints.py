@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.auth.dependencies import ReadAccess, WriteAccess
+from perfapi.conditional.dependencies import conditional
+from perfapi.conditional.tags import Clock
 from perfapi.db.session import DbSession
 from perfapi.errors import ValidationFailedError
 from perfapi.kit.calendar import CalendarDate
@@ -82,6 +84,7 @@ def _filters(
 @router.get(
     "/v1/objectives",
     operation_id="listObjectives",
+    dependencies=[conditional(Clock.DATED_DATA)],
     summary="List objectives in creation order",
     response_model=Page[Objective],
     responses=export_responses(),
@@ -128,7 +131,10 @@ async def create_objective(
 
 
 @router.get(
-    "/v1/objectives/{objective_id}", operation_id="getObjective", summary="Get an objective"
+    "/v1/objectives/{objective_id}",
+    operation_id="getObjective",
+    dependencies=[conditional(Clock.DATED_DATA)],
+    summary="Get an objective",
 )
 async def get_objective(
     objective_id: UUID,

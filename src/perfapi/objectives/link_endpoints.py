@@ -5,6 +5,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 
 from perfapi.auth.dependencies import ReadAccess, WriteAccess
+from perfapi.conditional.dependencies import conditional
 from perfapi.db.session import DbSession
 from perfapi.kit.exports import export_responses
 from perfapi.kit.listing import Listing, ListParams
@@ -19,6 +20,7 @@ router = APIRouter(tags=["Objectives"], route_class=JsonBodyRoute)
 @router.get(
     "/v1/objectives/{objective_id}/kpis",
     operation_id="listObjectiveKpis",
+    dependencies=[conditional()],
     summary="List the KPIs linked to an objective",
     response_model=Page[ObjectiveKpi],
     responses=export_responses(),

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 
 from perfapi.auth.dependencies import IngestAccess, ReadAccess, WriteAccess
+from perfapi.conditional.dependencies import conditional
 from perfapi.db.session import DbSession
 from perfapi.errors import ContentTooLargeError, ValidationFailedError
 from perfapi.idempotency import service as idempotency
@@ -205,6 +206,7 @@ def dimension_filters(request: Request) -> dict[str, str]:
 @router.get(
     "/v1/kpis/{kpi_id}/points",
     operation_id="listPoints",
+    dependencies=[conditional()],
     summary="List a KPI's raw points by time",
     description="Filter by dimensions with `dim.<name>=<value>` (repeatable for several "
     "names). CSV exports have columns kpi, ts, value and one `dim.<name>` per dimension, "

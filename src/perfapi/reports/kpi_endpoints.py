@@ -4,6 +4,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 
 from perfapi.auth.dependencies import ReadAccess
+from perfapi.conditional.dependencies import conditional
+from perfapi.conditional.tags import Clock
 from perfapi.db.session import DbSession
 from perfapi.domain.buckets import Interval
 from perfapi.errors import FieldError, ValidationFailedError
@@ -23,6 +25,7 @@ router = APIRouter(tags=["Reports"])
 @router.get(
     "/v1/kpis/{kpi_id}/attainment",
     operation_id="getKpiAttainment",
+    dependencies=[conditional(Clock.PACE)],
     summary="How a KPI stands against its target: pace, status and forecast",
     description="Against the target period containing as_of, or the target whose period is "
     "exactly [period_start, period_end]. No such target: 404.",
@@ -54,6 +57,7 @@ async def get_kpi_attainment(
 @router.get(
     "/v1/kpis/{kpi_id}/series",
     operation_id="getKpiSeries",
+    dependencies=[conditional()],
     summary="A KPI aggregated per time bucket",
     description="Every bucket overlapping [from, to) is present (empty ones with value null "
     "and count 0), aligned in `tz`; the first and last cover only their part inside the "

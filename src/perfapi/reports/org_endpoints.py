@@ -5,6 +5,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from perfapi.auth.dependencies import ReadAccess
+from perfapi.conditional.dependencies import conditional
+from perfapi.conditional.tags import Clock
 from perfapi.db.session import DbSession
 from perfapi.errors import ValidationFailedError
 from perfapi.kit.calendar import CalendarDate
@@ -18,6 +20,7 @@ router = APIRouter(tags=["Reports"])
 @router.get(
     "/v1/reports/goal-achievement",
     operation_id="getGoalAchievement",
+    dependencies=[conditional(Clock.DATED_DATA)],
     summary="How many objectives due in a window were achieved",
     description="Objectives with status active or closed whose due date lies in [from, to] "
     "(both included; default: the calendar year of as_of), optionally under `parent_id` (its "
@@ -66,6 +69,7 @@ async def get_goal_achievement(
 @router.get(
     "/v1/reports/alignment",
     operation_id="getAlignment",
+    dependencies=[conditional()],
     summary="How well active objectives are covered by KPIs, and which KPIs nothing uses",
     description="Exports list the unaligned objectives and the orphan KPIs, one per row.",
     response_model=schemas.Alignment,

@@ -3,14 +3,16 @@
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 
 from perfapi.errors import ValidationFailedError
 from perfapi.kit.calendar import DATE_OR_INSTANT_PATTERN, SPAN
+from perfapi.kit.clock import request_time
 from perfapi.kit.timerange import UTC_ZONE, parse_bound
 
 
 def _as_of(
+    request: Request,
     as_of: Annotated[
         str | None,
         Query(
@@ -22,7 +24,7 @@ def _as_of(
     ] = None,
 ) -> datetime:
     if as_of is None:
-        return datetime.now(UTC)
+        return request_time(request)
     parsed = parse_bound(as_of, UTC_ZONE)
     if parsed is None:
         raise ValidationFailedError.single(

@@ -3,6 +3,8 @@ from uuid import UUID
 from fastapi import APIRouter
 
 from perfapi.auth.dependencies import ReadAccess
+from perfapi.conditional.dependencies import conditional
+from perfapi.conditional.tags import Clock
 from perfapi.db.session import DbSession
 from perfapi.domain.buckets import Interval
 from perfapi.kit.timerange import RequiredFromParam, RequiredToParam, required_range
@@ -17,6 +19,7 @@ router = APIRouter(tags=["Reports"])
 @router.get(
     "/v1/objectives/{objective_id}/progress",
     operation_id="getObjectiveProgress",
+    dependencies=[conditional(Clock.DATED_DATA)],
     summary="An objective's progress tree, with how every value was computed",
 )
 async def get_objective_progress(
@@ -33,6 +36,7 @@ async def get_objective_progress(
 @router.get(
     "/v1/objectives/{objective_id}/progress/history",
     operation_id="getObjectiveProgressHistory",
+    dependencies=[conditional()],
     summary="An objective's progress over time, one value per bucket end",
     description=f"At most {trees.MAX_HISTORY_POINTS} buckets.",
 )

@@ -7,6 +7,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response, status
 
 from perfapi.auth.dependencies import WriteAccess
+from perfapi.auth.tokens import Scope
+from perfapi.conditional.dependencies import conditional
 from perfapi.db.session import DbSession
 from perfapi.kit.openapi import problem_responses
 from perfapi.kit.pagination import Page, Pagination, page_response
@@ -37,7 +39,12 @@ def _with_secret(source: SourceRow) -> WebhookSourceWithSecret:
     return with_computed(WebhookSourceWithSecret, source, receiver_path=f"/v1/hooks/{source.id}")
 
 
-@router.get(SOURCES, operation_id="listWebhookSources", summary="List webhook sources")
+@router.get(
+    SOURCES,
+    operation_id="listWebhookSources",
+    dependencies=[conditional(scope=Scope.WRITE)],
+    summary="List webhook sources",
+)
 async def list_webhook_sources(
     principal: WriteAccess,
     session: DbSession,
@@ -67,7 +74,10 @@ async def create_webhook_source(
 
 
 @router.get(
-    SOURCES + "/{source_id}", operation_id="getWebhookSource", summary="Get a webhook source"
+    SOURCES + "/{source_id}",
+    operation_id="getWebhookSource",
+    dependencies=[conditional(scope=Scope.WRITE)],
+    summary="Get a webhook source",
 )
 async def get_webhook_source(
     source_id: UUID, principal: WriteAccess, session: DbSession
@@ -119,6 +129,7 @@ async def rotate_webhook_source_secret(
 @router.get(
     SOURCES + "/{source_id}/deliveries",
     operation_id="listWebhookDeliveries",
+    dependencies=[conditional(scope=Scope.WRITE)],
     summary="List a source's deliveries, newest first",
 )
 async def list_webhook_deliveries(

@@ -1,0 +1,1 @@
+"""Conditional GET: ``ETag`` on answers computed from stored data, 304 for a current tag."""

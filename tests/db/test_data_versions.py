@@ -1,0 +1,120 @@
+"""Per-org data versions: bumped at commit by triggers, without making writers wait."""
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from perfapi.models import Base
+from tests.support import Tenant
+
+# Tables no answer is read from, so writing them needs no new tag.
+UNWATCHED = {
+    "orgs",
+    "idempotency_keys",
+    "rollup_changes",
+    "org_data_versions",
+    "data_version_bumps",
+}
+
+INSERT_KPI = text(
+    "INSERT INTO kpis (org_id, id, key, name, direction, aggregation, tags) "
+    "VALUES (:org, :id, :key, 'K', 'higher_is_better', 'sum', '{}')"
+)
+
+
+async def _version(session: AsyncSession, org_id: uuid.UUID) -> int | None:
+    version: int | None = await session.scalar(
+        text("SELECT version FROM org_data_versions WHERE org_id = :org"), {"org": org_id}
+    )
+    return version
+
+
+async def _insert_kpi(session: AsyncSession, org_id: uuid.UUID) -> None:
+    key = f"k{uuid.uuid4().hex[:8]}"
+    await session.execute(INSERT_KPI, {"org": org_id, "id": uuid.uuid4(), "key": key})
+
+
+async def test_every_table_answers_are_read_from_bumps_the_version(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            text(
+                "SELECT c.relname, array_agg(t.tgname ORDER BY t.tgname) FROM pg_trigger t "
+                "JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname LIKE '%data_version%' "
+                "GROUP BY c.relname"
+            )
+        )
+        triggers = {table: names for table, names in rows}  # noqa: C416 (a Result has .keys())
+    watched = {table.name for table in Base.metadata.sorted_tables} - UNWATCHED
+    assert set(triggers) - {"data_version_bumps"} == watched
+    for table in watched:
+        assert triggers[table] == [
+            f"{table}_data_version_{event}" for event in ("delete", "insert", "update")
+        ]
+
+
+async def test_concurrent_writers_of_one_org_do_not_wait_for_each_other(
+    sessionmaker: async_sessionmaker[AsyncSession], tenant: Tenant
+) -> None:
+    async with sessionmaker() as session:
+        before = await _version(session, tenant.id)
+    async with sessionmaker() as first, sessionmaker() as second:
+        await first.begin()
+        await _insert_kpi(first, tenant.id)  # its note stays open until it commits
+        async with second.begin():
+            # Had the first writer locked the org's version, this would time out.
+            await second.execute(text("SET LOCAL lock_timeout = '2s'"))
+            await _insert_kpi(second, tenant.id)
+        async with sessionmaker() as reader:
+            after_second = await _version(reader, tenant.id)
+        await first.commit()
+    async with sessionmaker() as session:
+        after_first = await _version(session, tenant.id)
+        pending = await session.scalar(text("SELECT count(*) FROM data_version_bumps"))
+    assert after_second is not None
+    assert after_first is not None
+    assert before is None or after_second > before
+    assert after_first > after_second
+    assert pending == 0
+
+
+async def test_a_rolled_back_write_keeps_the_version(
+    sessionmaker: async_sessionmaker[AsyncSession], tenant: Tenant
+) -> None:
+    async with sessionmaker() as session:
+        before = await _version(session, tenant.id)
+    async with sessionmaker() as session:
+        await session.begin()
+        await _insert_kpi(session, tenant.id)
+        await session.rollback()
+    async with sessionmaker() as session:
+        assert await _version(session, tenant.id) == before
+        assert await session.scalar(text("SELECT count(*) FROM data_version_bumps")) == 0
+
+
+async def test_points_note_the_latest_time_they_are_dated_at(
+    sessionmaker: async_sessionmaker[AsyncSession], tenant: Tenant
+) -> None:
+    kpi_id = uuid.uuid4()
+    async with sessionmaker() as session, session.begin():
+        await session.execute(INSERT_KPI, {"org": tenant.id, "id": kpi_id, "key": "dated"})
+        await session.execute(
+            text(
+                "INSERT INTO points (org_id, kpi_id, ts, dims_hash, value, dimensions) "
+                "SELECT :org, :kpi, ts, 0, 1, '{}' FROM unnest(CAST(:times AS timestamptz[])) ts"
+            ),
+            {
+                "org": tenant.id,
+                "kpi": kpi_id,
+                "times": [datetime(2031, 5, 1, tzinfo=UTC), datetime(2020, 1, 1, tzinfo=UTC)],
+            },
+        )
+    async with sessionmaker() as session:
+        dated = await session.scalar(
+            text("SELECT dated_until FROM org_data_versions WHERE org_id = :org"),
+            {"org": tenant.id},
+        )
+    assert dated == datetime(2031, 5, 1, tzinfo=UTC)
