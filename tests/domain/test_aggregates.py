@@ -7,10 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from perfapi.domain.aggregates import (
+    AGGREGATIONS,
     EMPTY,
     EPOCH,
     Partial,
+    Summary,
     aggregate,
+    aggregate_summaries,
     combine,
     days_since_epoch,
     partial_of,
@@ -172,3 +175,34 @@ def test_trend_recovers_an_exact_line(offsets: set[int], level: float, slope: fl
 @given(instants, st.lists(values, min_size=1, max_size=20))
 def test_trend_with_one_instant_is_the_last_value(ts: datetime, ys: list[float]) -> None:
     assert trend_at(partial_of([(ts, y) for y in ys]), ts + timedelta(days=30)) == ys[-1]
+
+
+@given(
+    point_lists,
+    st.lists(st.integers(min_value=0, max_value=30), max_size=5),
+    st.sampled_from(sorted(AGGREGATIONS)),
+)
+def test_summaries_aggregate_as_partials_do(
+    points: list[tuple[datetime, float]], cuts: list[int], aggregation: str
+) -> None:
+    bounds = [0, *sorted(c for c in cuts if c <= len(points)), len(points)]
+    chunks = [partial_of(points[a:b]) for a, b in itertools.pairwise(bounds)]
+    summaries = [_summary(chunk) for chunk in chunks]
+    # Equal, not close: the same sums in the same order.
+    assert aggregate_summaries(summaries, aggregation) == aggregate(combine(chunks), aggregation)
+
+
+def _summary(partial: Partial) -> Summary:
+    return Summary(
+        partial.count,
+        partial.sum,
+        partial.min,
+        partial.max,
+        partial.last_ts,
+        partial.last_value,
+    )
+
+
+def test_summaries_reject_an_unknown_aggregation() -> None:
+    with pytest.raises(ValueError, match="median"):
+        aggregate_summaries([], "median")

@@ -9,8 +9,11 @@ from hypothesis import strategies as st
 from perfapi.domain.progress import (
     KeyResultInput,
     ObjectiveInput,
+    ScoredObjective,
     key_result_progress,
+    key_result_score,
     roll_up,
+    roll_up_scores,
 )
 
 
@@ -281,3 +284,69 @@ def test_a_ratio_that_overflows_is_clamped_and_explained_as_none() -> None:
     result = key_result_progress(kr("increase", start=0.0, target=5e-324, current=1e15))
     assert result.progress == 1.0
     assert result.explain.inputs["ratio"] is None
+
+
+def scored(nodes: list[ObjectiveInput]) -> list[ScoredObjective]:
+    """The same objectives for roll_up_scores: key results scored without explanations."""
+    return [
+        ScoredObjective(
+            node.id,
+            node.parent_id,
+            node.weight,
+            node.status,
+            [
+                (
+                    k.weight,
+                    key_result_score(
+                        k.direction,
+                        k.current_value,
+                        k.start_value,
+                        k.target_value,
+                        k.range_min,
+                        k.range_max,
+                    ),
+                )
+                for k in node.key_results
+            ],
+        )
+        for node in nodes
+    ]
+
+
+@settings(max_examples=150)
+@given(forests(), st.floats(min_value=0.01, max_value=1.0))
+def test_scores_are_the_explained_numbers(nodes: list[ObjectiveInput], threshold: float) -> None:
+    explained = roll_up(nodes, threshold)
+    scores = roll_up_scores(scored(nodes), threshold)
+    # Equal, not approximately: both are exactly rounded sums of the same products.
+    assert scores == {k: (v.progress, v.achieved) for k, v in explained.items()}
+
+
+@pytest.mark.parametrize(
+    "key_result",
+    [
+        kr(current=15, start=10, target=20),
+        kr("decrease", current=40, start=100, target=50),
+        kr("at_least", current=9.99, target=10),
+        kr("at_most", current=5, target=5),
+        kr("within", current=3.5, low=1, high=3),
+        kr("within", current=5, low=1),
+        kr(start=0, target=10),
+        kr("increase", start=0.0, target=5e-324, current=1e15),
+    ],
+)
+def test_score_is_the_explained_progress(key_result: KeyResultInput) -> None:
+    score = key_result_score(
+        key_result.direction,
+        key_result.current_value,
+        key_result.start_value,
+        key_result.target_value,
+        key_result.range_min,
+        key_result.range_max,
+    )
+    assert score == key_result_progress(key_result).progress
+
+
+def test_score_rejects_an_unknown_direction() -> None:
+    with pytest.raises(ValueError, match="sideways"):
+        key_result_score("sideways", 1.0, None, 2.0, None, None)

@@ -29,7 +29,12 @@ class AchievementRate:
 
 def counted(outcome: Outcome, start: date, end: date) -> bool:
     """Whether the objective takes part: active or closed, due in [start, end] inclusive."""
-    return outcome.status in _COUNTED_STATUSES and start <= outcome.due_date <= end
+    return takes_part(outcome.status, outcome.due_date, start, end)
+
+
+def takes_part(status: str, due_date: date, start: date, end: date) -> bool:
+    """:func:`counted`, for an objective whose progress is not known yet."""
+    return status in _COUNTED_STATUSES and start <= due_date <= end
 
 
 def goal_achievement(outcomes: Iterable[Outcome], start: date, end: date) -> AchievementRate:

@@ -9,19 +9,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from perfapi.key_results import schemas
 from perfapi.kit.schemas import with_computed
 from perfapi.models import KeyResult
-from perfapi.reports.values import key_result_progress_of
+from perfapi.reports.values import key_result_values
 
 
 async def present(
     session: AsyncSession, org_id: UUID, rows: Sequence[KeyResult], as_of: datetime
 ) -> list[schemas.KeyResult]:
-    computed = await key_result_progress_of(session, org_id, rows, as_of)
+    computed = await key_result_values(session, org_id, rows, as_of)
     return [
         with_computed(
             schemas.KeyResult,
             row,
-            current_value=computed[row.id].current_value,
-            progress=computed[row.id].progress,
+            current_value=computed[row.id][0],
+            progress=computed[row.id][1],
         )
         for row in rows
     ]

@@ -17,7 +17,9 @@ SelectT = TypeVar("SelectT", bound=AnySelect)
 OrderColumns = Sequence[ColumnElement[Any] | QueryableAttribute[Any]]
 
 
-def one_of(column: QueryableAttribute[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+def one_of(
+    column: ColumnElement[Any] | QueryableAttribute[Any], values: Sequence[Any]
+) -> ColumnElement[bool]:
     """``column = ANY(:values)``: one array parameter however many values.
 
     Expanding ``IN`` binds and renders a parameter per value, which for the

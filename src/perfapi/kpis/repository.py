@@ -3,11 +3,11 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Row, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.kit.conflicts import flush_or_conflict
-from perfapi.kit.repository import created_sort_key, keyset_page, one_of
+from perfapi.kit.repository import AnySelect, created_sort_key, keyset_page
 from perfapi.models import KeyResult, Kpi, KpiTarget
 
 KEY_TAKEN_CONSTRAINT = "kpis_org_id_key_key"
@@ -136,14 +136,16 @@ async def remove_target(session: AsyncSession, org_id: UUID, target_id: UUID) ->
     return result.first() is not None
 
 
-async def by_ids(session: AsyncSession, org_id: UUID, kpi_ids: Sequence[UUID]) -> dict[UUID, Kpi]:
-    rows = await session.scalars(select(Kpi).where(Kpi.org_id == org_id, one_of(Kpi.id, kpi_ids)))
-    return {kpi.id: kpi for kpi in rows}
-
-
-async def all_of_org(session: AsyncSession, org_id: UUID) -> list[Kpi]:
-    statement = select(Kpi).where(Kpi.org_id == org_id).order_by(Kpi.created_at, Kpi.id)
-    return list((await session.scalars(statement)).all())
+async def labels(session: AsyncSession, org_id: UUID) -> list[Row[Any]]:
+    """``id``, ``key`` and ``name`` of every KPI of the org, in creation order: plain rows,
+    which a report over all of them reads faster than entities."""
+    kpis = Kpi.__table__.c
+    statement: AnySelect = (
+        select(kpis.id, kpis.key, kpis.name)
+        .where(kpis.org_id == org_id)
+        .order_by(kpis.created_at, kpis.id)
+    )
+    return list((await session.execute(statement)).all())
 
 
 async def target_covering(

@@ -1,7 +1,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from sqlalchemy import Boolean, Row, delete, exists, func, literal_column, select
@@ -17,6 +17,21 @@ HAS_CHILDREN_CONSTRAINT = "objectives_org_id_parent_id_fkey"
 
 # Namespace of the per-org advisory lock taken while the tree's shape changes.
 _TREE_LOCK_NAMESPACE = 0x7065_7266  # "perf"
+
+_objectives = Objective.__table__.c
+
+
+class TreeRow(NamedTuple):
+    """What progress and the reports read of an objective."""
+
+    id: UUID
+    parent_id: UUID | None
+    title: str
+    status: str
+    team: str | None
+    weight: float
+    start_date: date
+    due_date: date
 
 
 @dataclass(frozen=True)
@@ -207,34 +222,40 @@ async def remove_link(
     return result.first() is not None
 
 
-async def by_ids(
-    session: AsyncSession, org_id: UUID, objective_ids: Sequence[UUID]
-) -> dict[UUID, Objective]:
-    rows = await session.scalars(
-        select(Objective).where(Objective.org_id == org_id, one_of(Objective.id, objective_ids))
-    )
-    return {objective.id: objective for objective in rows}
-
-
-async def subtrees(
+async def tree_rows(
     session: AsyncSession, org_id: UUID, root_ids: Sequence[UUID] | None
-) -> list[Objective]:
-    """The objectives under (and including) these roots; every objective for None."""
-    if root_ids is None:
-        statement = select(Objective).where(Objective.org_id == org_id)
-        return list((await session.scalars(statement)).all())
-    tree = (
-        select(Objective.id)
-        .where(Objective.org_id == org_id, one_of(Objective.id, root_ids))
-        .cte("tree", recursive=True)
+) -> list[TreeRow]:
+    """The objectives under (and including) these roots, every objective for None, in
+    creation order.
+
+    Plain rows, not entities: a report reads thousands of objectives, and building an
+    ORM object for each costs more than reading it.
+    """
+    statement = select(*(_objectives[name] for name in TreeRow._fields)).where(
+        _objectives.org_id == org_id
     )
-    tree = tree.union(
-        select(Objective.id).where(Objective.org_id == org_id, Objective.parent_id == tree.c.id)
+    if root_ids is not None:
+        tree = (
+            select(_objectives.id)
+            .where(_objectives.org_id == org_id, one_of(_objectives.id, root_ids))
+            .cte("tree", recursive=True)
+        )
+        tree = tree.union(
+            select(_objectives.id).where(
+                _objectives.org_id == org_id, _objectives.parent_id == tree.c.id
+            )
+        )
+        statement = statement.where(_objectives.id.in_(select(tree.c.id)))
+    rows = await session.execute(statement.order_by(_objectives.created_at, _objectives.id))
+    return [TreeRow._make(row) for row in rows.all()]
+
+
+async def count(session: AsyncSession, org_id: UUID) -> int:
+    """How many objectives the org has."""
+    found = await session.scalar(
+        select(func.count()).select_from(Objective.__table__).where(_objectives.org_id == org_id)
     )
-    statement = select(Objective).where(
-        Objective.org_id == org_id, Objective.id.in_(select(tree.c.id))
-    )
-    return list((await session.scalars(statement)).all())
+    return int(found or 0)
 
 
 async def kpi_links(session: AsyncSession, org_id: UUID) -> list[tuple[UUID, UUID]]:

@@ -13,9 +13,9 @@ from perfapi.domain.buckets import Interval, buckets
 from perfapi.errors import NotFoundError
 from perfapi.kpis import repository as kpis
 from perfapi.models import Kpi
+from perfapi.ranges.service import RangeQuery
+from perfapi.ranges.service import aggregate as aggregate_ranges
 from perfapi.reports import schemas
-from perfapi.rollups.service import RangeQuery
-from perfapi.rollups.service import aggregate as aggregate_ranges
 
 MAX_BUCKETS = 10_000
 

@@ -1,23 +1,23 @@
 """Org-wide reports: goal achievement and alignment."""
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from perfapi.domain.achievement import Outcome, counted, goal_achievement
+from perfapi.domain.achievement import Outcome, goal_achievement, takes_part
 from perfapi.domain.alignment import AlignmentObjective, alignment
 from perfapi.key_results import repository as key_results
 from perfapi.kpis import repository as kpis
-from perfapi.models import Objective
 from perfapi.objectives import repository as objectives
+from perfapi.objectives.repository import TreeRow
 from perfapi.reports import schemas
-from perfapi.reports.values import progress_of_tree
+from perfapi.reports.values import facts_of_tree, progress_scores
 
 
-def _descendants(tree: list[Objective], parent_ids: Iterable[UUID]) -> set[UUID]:
+def _descendants(tree: Sequence[TreeRow], parent_ids: Iterable[UUID]) -> set[UUID]:
     """Every objective under these (not these themselves, unless under another)."""
     children: dict[UUID | None, list[UUID]] = defaultdict(list)
     for objective in tree:
@@ -44,30 +44,29 @@ async def goal_achievement_report(
     team: str | None,
 ) -> schemas.GoalAchievement:
     """Objectives active or closed, due in [start, end], under ``parent_id`` or of ``team``."""
-    every = await objectives.subtrees(session, org_id, None)
+    every = await objectives.tree_rows(session, org_id, None)  # in creation order
     under = _descendants(every, [parent_id]) if parent_id is not None else None
     candidates = [
         objective
         for objective in every
-        if (under is None or objective.id in under)
+        if takes_part(objective.status, objective.due_date, start, end)
+        and (under is None or objective.id in under)
         and (team is None or objective.team == team)
-        and counted(
-            Outcome(objective.id, objective.status, objective.due_date, None, None), start, end
-        )
     ]
-    candidates.sort(key=lambda objective: (objective.due_date, objective.created_at, objective.id))
+    # By due date, then creation (a stable sort keeps the creation order of ties).
+    candidates.sort(key=lambda objective: objective.due_date)
     # The candidates and everything under them, from the objectives already loaded.
-    needed = {o.id for o in candidates} | _descendants(every, [o.id for o in candidates])
-    tree = [objective for objective in every if objective.id in needed]
-    computed = await progress_of_tree(session, org_id, tree, as_of, threshold)
+    tree = every
+    if len(candidates) < len(every):
+        needed = {o.id for o in candidates} | _descendants(every, [o.id for o in candidates])
+        tree = [objective for objective in every if objective.id in needed]
+    whole_org = len(tree) == len(every)
+    scores = progress_scores(
+        await facts_of_tree(session, org_id, tree, as_of, whole_org=whole_org, ordered=False),
+        threshold,
+    )
     outcomes = [
-        Outcome(
-            objective.id,
-            objective.status,
-            objective.due_date,
-            computed.progress[objective.id].progress,
-            computed.progress[objective.id].achieved,
-        )
+        Outcome(objective.id, objective.status, objective.due_date, *scores[objective.id])
         for objective in candidates
     ]
     rate = goal_achievement(outcomes, start, end)
@@ -96,15 +95,13 @@ async def goal_achievement_report(
 
 
 async def alignment_report(session: AsyncSession, org_id: UUID) -> schemas.Alignment:
-    every = sorted(
-        await objectives.subtrees(session, org_id, None), key=lambda o: (o.created_at, o.id)
-    )
+    every = await objectives.tree_rows(session, org_id, None)  # in creation order
     measured_by: dict[UUID, set[UUID]] = defaultdict(set)
     for objective_id, kpi_id in await objectives.kpi_links(session, org_id):
         measured_by[objective_id].add(kpi_id)
     for objective_id, kpi_id in await key_results.kpi_ids_in_use(session, org_id):
         measured_by[objective_id].add(kpi_id)
-    all_kpis = await kpis.all_of_org(session, org_id)
+    all_kpis = await kpis.labels(session, org_id)
     report = alignment(
         [
             AlignmentObjective(

@@ -1,153 +1,186 @@
 """Loading what progress depends on, and computing it with the domain functions.
 
-Key results read their current value from check-ins (the latest at or before
-as_of) or from their KPI: the KPI's aggregation over the points from the
-objective's start (00:00 UTC) up to the end of its due date or as_of, whichever
-comes first.
+Every computed ``progress`` (objective lists and gets, goal achievement, progress
+trees and their history) goes through here: the objectives of a tree, their key
+results with the latest check-in and the KPI aggregation each reads (one
+statement), and the KPI ranges they need (two more, however many objectives),
+all as plain rows. Lists and reports that show only the numbers take the roll-up
+without explanations; the progress tree takes the explained one.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
+from typing import Protocol
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from perfapi.domain.aggregates import aggregate
 from perfapi.domain.progress import (
     KeyResultInput,
-    KeyResultProgress,
     ObjectiveInput,
     ObjectiveProgress,
-    key_result_progress,
+    ScoredObjective,
+    key_result_score,
     roll_up,
+    roll_up_scores,
 )
 from perfapi.key_results import repository as key_results
-from perfapi.kpis import repository as kpis
-from perfapi.models import KeyResult, Objective
+from perfapi.key_results.repository import ProgressRow
 from perfapi.objectives import repository as objectives
-from perfapi.rollups.service import RangeQuery
-from perfapi.rollups.service import aggregate as aggregate_ranges
+from perfapi.objectives.repository import TreeRow
+from perfapi.reports.current_values import current_values, source_of
 
-_INSTANT = timedelta(microseconds=1)
+# From this many objectives on, a tree is worth checking against the org's size.
+_LARGE_TREE = 500
 
-
-def period_start(objective: Objective) -> datetime:
-    return datetime.combine(objective.start_date, time(), UTC)
-
-
-def period_end(objective: Objective) -> datetime:
-    """The end of the due date: the next day's 00:00 UTC, exclusive."""
-    return datetime.combine(objective.due_date + timedelta(days=1), time(), UTC)
-
-
-async def _current_values(
-    session: AsyncSession,
-    org_id: UUID,
-    items: Sequence[KeyResult],
-    periods: dict[UUID, Objective],
-    as_of: datetime,
-) -> dict[UUID, tuple[float | None, str]]:
-    """(current value, source) per key result."""
-    manual = [item.id for item in items if item.kpi_id is None]
-    checked_in = await key_results.latest_check_in_values(session, org_id, manual, as_of)
-    linked = [item for item in items if item.kpi_id is not None]
-    kpi_rows = await kpis.by_ids(
-        session, org_id, sorted({item.kpi_id for item in linked if item.kpi_id})
-    )
-    queries: dict[tuple[UUID, datetime, datetime], int] = {}
-    for item in linked:
-        assert item.kpi_id is not None
-        objective = periods[item.objective_id]
-        # Points with ts <= as_of count: the range ends just after as_of.
-        end = min(period_end(objective), as_of + _INSTANT)
-        queries.setdefault((item.kpi_id, period_start(objective), end), len(queries))
-    partials = await aggregate_ranges(
-        session, org_id, [RangeQuery(kpi_id, start, end) for kpi_id, start, end in queries]
-    )
-    values: dict[UUID, tuple[float | None, str]] = {}
-    for item in items:
-        if item.kpi_id is None:
-            value = checked_in.get(item.id)
-            values[item.id] = (value, "check_in" if value is not None else "none")
-            continue
-        objective = periods[item.objective_id]
-        end = min(period_end(objective), as_of + _INSTANT)
-        partial = partials[queries[(item.kpi_id, period_start(objective), end)]]
-        value = aggregate(partial, kpi_rows[item.kpi_id].aggregation)
-        values[item.id] = (value, "kpi" if value is not None else "none")
-    return values
-
-
-def _input(item: KeyResult, current: tuple[float | None, str]) -> KeyResultInput:
-    return KeyResultInput(
-        id=item.id,
-        weight=item.weight,
-        direction=item.direction,
-        start_value=item.start_value,
-        target_value=item.target_value,
-        range_min=item.range_min,
-        range_max=item.range_max,
-        current_value=current[0],
-        source=current[1],
-    )
-
-
-async def key_result_progress_of(
-    session: AsyncSession, org_id: UUID, items: Sequence[KeyResult], as_of: datetime
-) -> dict[UUID, KeyResultProgress]:
-    if not items:
-        return {}
-    periods = await objectives.by_ids(session, org_id, sorted({i.objective_id for i in items}))
-    values = await _current_values(session, org_id, items, periods, as_of)
-    return {item.id: key_result_progress(_input(item, values[item.id])) for item in items}
+Score = tuple[float | None, bool | None]
+"""An objective's progress and whether it is achieved; both None when unmeasured."""
 
 
 @dataclass(frozen=True)
-class ProgressOfTree:
-    objectives: dict[UUID, Objective]
-    key_results: dict[UUID, KeyResult]
-    progress: dict[UUID, ObjectiveProgress]
+class ProgressFacts:
+    """What the progress of some objectives, each with everything under it, is computed
+    from. Objectives in creation order, key results too unless read for scores only;
+    ``values`` holds each key result's current value, in the order of ``key_results``."""
+
+    objectives: Sequence[TreeRow]
+    key_results: Sequence[ProgressRow]
+    values: Sequence[float | None]
+
+
+async def facts_of(
+    session: AsyncSession,
+    org_id: UUID,
+    root_ids: Sequence[UUID] | None,
+    as_of: datetime,
+    *,
+    ordered: bool = True,
+) -> ProgressFacts:
+    """For these objectives and everything under them (every objective for None)."""
+    tree = await objectives.tree_rows(session, org_id, root_ids)
+    whole_org = root_ids is None
+    if not whole_org and len(tree) >= _LARGE_TREE:
+        # A page of objectives with the roots among them is the whole org: its key results
+        # are then read in one pass over the org's, not looked up by thousands of ids.
+        whole_org = len(tree) == await objectives.count(session, org_id)
+    return await facts_of_tree(session, org_id, tree, as_of, whole_org=whole_org, ordered=ordered)
+
+
+async def facts_of_tree(
+    session: AsyncSession,
+    org_id: UUID,
+    tree: Sequence[TreeRow],
+    as_of: datetime,
+    *,
+    whole_org: bool = False,
+    ordered: bool = True,
+) -> ProgressFacts:
+    """For objectives already read, each with every objective under it; ``whole_org``
+    says they are all of the org's, which reads their key results without a list of ids.
+    Key results come in creation order if ``ordered``: explanations list them so, the
+    scores do not depend on it."""
+    periods = {objective.id: (objective.start_date, objective.due_date) for objective in tree}
+    items = await key_results.progress_rows(
+        session, org_id, None if whole_org else list(periods), as_of, ordered=ordered
+    )
+    values = await current_values(session, org_id, items, periods, as_of)
+    return ProgressFacts(tree, items, values)
+
+
+def progress_scores(facts: ProgressFacts, threshold: float) -> dict[UUID, Score]:
+    """Progress and achieved of every objective, without explanations."""
+    scored: dict[UUID, list[tuple[float, float]]] = {o.id: [] for o in facts.objectives}
+    # The hot loop of every list and report: a row unpacked once, no attribute lookups.
+    for row, current in zip(facts.key_results, facts.values, strict=True):
+        _, objective_id, _, direction, start, target, low, high, _, weight, _, _ = row
+        score = key_result_score(direction, current, start, target, low, high)
+        scored[objective_id].append((weight, score))
+    return roll_up_scores(
+        [
+            ScoredObjective(o.id, o.parent_id, o.weight, o.status, scored[o.id])
+            for o in facts.objectives
+        ],
+        threshold,
+    )
+
+
+def progress_explained(facts: ProgressFacts, threshold: float) -> dict[UUID, ObjectiveProgress]:
+    """Progress of every objective with how each value was computed."""
+    inputs: dict[UUID, list[KeyResultInput]] = {o.id: [] for o in facts.objectives}
+    for item, current in zip(facts.key_results, facts.values, strict=True):
+        inputs[item.objective_id].append(
+            KeyResultInput(
+                id=item.id,
+                weight=item.weight,
+                direction=item.direction,
+                start_value=item.start_value,
+                target_value=item.target_value,
+                range_min=item.range_min,
+                range_max=item.range_max,
+                current_value=current,
+                source=source_of(item.kpi_id, current),
+            )
+        )
+    return roll_up(
+        [
+            ObjectiveInput(o.id, o.parent_id, o.weight, o.status, tuple(inputs[o.id]))
+            for o in facts.objectives
+        ],
+        threshold,
+    )
 
 
 async def progress_of(
     session: AsyncSession,
     org_id: UUID,
-    root_ids: Sequence[UUID] | None,
+    root_ids: Sequence[UUID],
     as_of: datetime,
     threshold: float = 1.0,
-) -> ProgressOfTree:
-    """Progress of these objectives and everything under them (every objective for None)."""
-    tree = await objectives.subtrees(session, org_id, root_ids)
-    return await progress_of_tree(session, org_id, tree, as_of, threshold)
+) -> dict[UUID, Score]:
+    """Progress and achieved of these objectives and of everything under them."""
+    facts = await facts_of(session, org_id, root_ids, as_of, ordered=False)
+    return progress_scores(facts, threshold)
 
 
-async def progress_of_tree(
-    session: AsyncSession,
-    org_id: UUID,
-    tree: Sequence[Objective],
-    as_of: datetime,
-    threshold: float = 1.0,
-) -> ProgressOfTree:
-    """Progress of objectives already loaded, each with every objective under it."""
-    by_id = {objective.id: objective for objective in tree}
-    items = await key_results.of_objectives(session, org_id, list(by_id))
-    values = await _current_values(session, org_id, items, by_id, as_of)
-    per_objective: dict[UUID, list[KeyResultInput]] = {}
-    for item in items:
-        per_objective.setdefault(item.objective_id, []).append(_input(item, values[item.id]))
-    inputs = [
-        ObjectiveInput(
-            id=objective.id,
-            parent_id=objective.parent_id,
-            weight=objective.weight,
-            status=objective.status,
-            key_results=tuple(per_objective.get(objective.id, ())),
+class ValuedKeyResult(Protocol):
+    """A key result as the key-results repository gives it: its rule's fields."""
+
+    @property
+    def id(self) -> UUID: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def start_value(self) -> float | None: ...
+    @property
+    def target_value(self) -> float | None: ...
+    @property
+    def range_min(self) -> float | None: ...
+    @property
+    def range_max(self) -> float | None: ...
+
+
+async def key_result_values(
+    session: AsyncSession, org_id: UUID, items: Sequence[ValuedKeyResult], as_of: datetime
+) -> dict[UUID, tuple[float | None, float]]:
+    """Current value and progress of each key result, by id."""
+    if not items:
+        return {}
+    sources = await key_results.value_sources(session, org_id, [item.id for item in items], as_of)
+    periods = {source.objective_id: (source.start_date, source.due_date) for source in sources}
+    values = await current_values(session, org_id, sources, periods, as_of)
+    current_of = {source.id: current for source, current in zip(sources, values, strict=True)}
+    return {
+        item.id: (
+            current_of[item.id],
+            key_result_score(
+                item.direction,
+                current_of[item.id],
+                item.start_value,
+                item.target_value,
+                item.range_min,
+                item.range_max,
+            ),
         )
-        for objective in sorted(tree, key=lambda o: (o.created_at, o.id))
-    ]
-    return ProgressOfTree(
-        objectives=by_id,
-        key_results={item.id: item for item in items},
-        progress=roll_up(inputs, threshold),
-    )
+        for item in items
+    }

@@ -1,11 +1,10 @@
 # ruff: noqa: S608 -- statements are assembled from constant fragments; values are bound.
-"""SQL of rollups: the change log, recomputation, and reads combining rollups with raw points.
+"""SQL of rollups: the change log and recomputation (reads are ``perfapi.ranges``).
 
 x in the least-squares sums is days since 2000-01-01 UTC, as in ``domain.aggregates``.
 """
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -13,9 +12,8 @@ from uuid import UUID
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from perfapi.domain.aggregates import Partial
-
-_X = "(extract(epoch FROM p.ts - timestamptz '2000-01-01 00:00:00+00') / 86400.0)"
+# x of a point ``p``, for the least-squares sums.
+POINT_X = "(extract(epoch FROM p.ts - timestamptz '2000-01-01 00:00:00+00') / 86400.0)"
 
 # Namespace of the per-KPI advisory locks that serialise recomputation.
 _RECOMPUTE_LOCK_NAMESPACE = 0x726F6C6C  # "roll"
@@ -116,7 +114,7 @@ async def recompute_range(
             "SELECT p.org_id, p.kpi_id, (p.ts AT TIME ZONE 'UTC')::date, p.dims_hash,"
             " (array_agg(p.dimensions))[1], count(*), sum(p.value), min(p.value), max(p.value),"
             " max(p.ts), (array_agg(p.value ORDER BY p.ts DESC))[1],"
-            f" sum({_X}), sum({_X} * {_X}), sum({_X} * p.value) "
+            f" sum({POINT_X}), sum({POINT_X} * {POINT_X}), sum({POINT_X} * p.value) "
             "FROM points p WHERE p.org_id = :org_id AND p.kpi_id = :kpi_id"
             " AND p.ts >= CAST(:first_day AS date)::timestamp AT TIME ZONE 'UTC'"
             " AND p.ts < (CAST(:last_day AS date) + 1)::timestamp AT TIME ZONE 'UTC' "
@@ -262,115 +260,3 @@ async def delete_kpi_rollups(session: AsyncSession, org_id: UUID, kpi_id: UUID) 
             text(f"DELETE FROM {table} WHERE org_id = :org_id AND kpi_id = :kpi_id"),
             {"org_id": org_id, "kpi_id": kpi_id},
         )
-
-
-async def dirty_ranges(
-    session: AsyncSession,
-    org_id: UUID,
-    kpi_ids: Iterable[UUID],
-    first_day: date,
-    last_day: date,
-) -> dict[UUID, list[tuple[date, date]]]:
-    """Per KPI, the pending changes' day ranges, clipped to first_day..last_day: their
-    rollups may be stale, so reads take them from raw points. Parked and retrying
-    changes count too: their rollups are as stale as any."""
-    rows = await session.execute(
-        text(
-            "SELECT kpi_id, greatest(first_day, CAST(:first_day AS date)),"
-            " least(last_day, CAST(:last_day AS date))"
-            " FROM rollup_changes WHERE org_id = :org_id AND kpi_id = ANY(CAST(:kpi_ids AS uuid[]))"
-            " AND first_day <= CAST(:last_day AS date) AND last_day >= CAST(:first_day AS date)"
-        ),
-        {
-            "org_id": org_id,
-            "kpi_ids": sorted(set(kpi_ids)),
-            "first_day": first_day,
-            "last_day": last_day,
-        },
-    )
-    ranges: dict[UUID, list[tuple[date, date]]] = {}
-    for kpi_id, first, last in rows:
-        ranges.setdefault(kpi_id, []).append((first, last))
-    return ranges
-
-
-# Each part probes the index once per wanted (KPI, month), (KPI, day) or raw
-# range, so its cost follows the number of probes, never the table's size.
-# OFFSET 0 keeps PostgreSQL from flattening the LATERAL subquery into a join,
-# which with statistics from before a bulk load it ran as a hash join over a
-# sequential scan of the whole table.
-_ONE_PROBE_EACH = " OFFSET 0"
-
-
-def _rollup_part(table: str, period: str, dimension_filter: str) -> str:
-    return (
-        f"SELECT q.qi, sum(r.count), sum(r.sum), min(r.min), max(r.max), max(r.last_ts),"
-        f" (array_agg(r.last_value ORDER BY r.last_ts DESC, r.dims_hash DESC))[1],"
-        f" sum(r.sum_x), sum(r.sum_xx), sum(r.sum_xy) "
-        f"FROM unnest(CAST(:{period}_qi AS int[]), CAST(:{period}_kpi AS uuid[]),"
-        f" CAST(:{period}_at AS date[])) AS q(qi, kpi_id, at) "
-        f"CROSS JOIN LATERAL (SELECT * FROM {table} r WHERE r.org_id = :org_id"
-        f" AND r.kpi_id = q.kpi_id AND r.{period} = q.at{dimension_filter}{_ONE_PROBE_EACH}) r "
-        "GROUP BY q.qi"
-    )
-
-
-async def aggregate_parts(
-    session: AsyncSession,
-    org_id: UUID,
-    *,
-    months: Sequence[tuple[int, UUID, date]],
-    days: Sequence[tuple[int, UUID, date]],
-    raw: Sequence[tuple[int, UUID, datetime, datetime]],
-    dimensions: Mapping[str, str] | None,
-) -> list[tuple[int, Partial]]:
-    """Partial summaries per query index, from month and day rollups and raw ranges.
-
-    One statement, so all three parts are read in one snapshot.
-    """
-    params: dict[str, Any] = {"org_id": org_id}
-    for name, parts in (("month", months), ("day", days)):
-        params[f"{name}_qi"] = [part[0] for part in parts]
-        params[f"{name}_kpi"] = [part[1] for part in parts]
-        params[f"{name}_at"] = [part[2] for part in parts]
-    params["raw_qi"] = [part[0] for part in raw]
-    params["raw_kpi"] = [part[1] for part in raw]
-    params["raw_from"] = [part[2] for part in raw]
-    params["raw_to"] = [part[3] for part in raw]
-    rollup_filter = point_filter = ""
-    if dimensions:
-        params["dimensions"] = json.dumps(dict(dimensions))
-        rollup_filter = " AND r.dimensions @> CAST(:dimensions AS jsonb)"
-        point_filter = " AND p.dimensions @> CAST(:dimensions AS jsonb)"
-    statement = (
-        f"{_rollup_part('kpi_month_rollups', 'month', rollup_filter)} UNION ALL "
-        f"{_rollup_part('kpi_day_rollups', 'day', rollup_filter)} UNION ALL "
-        "SELECT q.qi, count(*), sum(p.value), min(p.value), max(p.value), max(p.ts),"
-        " (array_agg(p.value ORDER BY p.ts DESC, p.dims_hash DESC))[1],"
-        f" sum({_X}), sum({_X} * {_X}), sum({_X} * p.value) "
-        "FROM unnest(CAST(:raw_qi AS int[]), CAST(:raw_kpi AS uuid[]),"
-        " CAST(:raw_from AS timestamptz[]), CAST(:raw_to AS timestamptz[]))"
-        " AS q(qi, kpi_id, t0, t1) "
-        "CROSS JOIN LATERAL (SELECT p.ts, p.value, p.dims_hash FROM points p"
-        " WHERE p.org_id = :org_id AND p.kpi_id = q.kpi_id"
-        f" AND p.ts >= q.t0 AND p.ts < q.t1{point_filter}{_ONE_PROBE_EACH}) p "
-        "GROUP BY q.qi"
-    )
-    rows = await session.execute(text(statement), params)
-    return [
-        (
-            row[0],
-            Partial(
-                count=int(row[1]),
-                sum=float(row[2]),
-                min=row[3],
-                max=row[4],
-                last_ts=row[5],
-                last_value=row[6],
-                sum_x=float(row[7]),
-                sum_xx=float(row[8]),
-                sum_xy=float(row[9]),
-            ),
-        )
-        for row in rows
-    ]

@@ -1,19 +1,16 @@
-"""Keeping rollups current, and reading KPI aggregates through them.
+"""Keeping rollups current.
 
 Writers of points append to ``rollup_changes`` (cheap, and never contended).
 :func:`refresh` recomputes the logged day ranges from raw points, one range scan
 each, so its cost follows the points in them; a background task calls it every
 few seconds. A change it fails on is retried with backoff and then parked, without
-holding up any other. Reads never wait for it: :func:`aggregate` reads
-days with pending (or parked) changes from raw points, whole clean months and days from
-rollups, and partial days at the edges from raw points, so an answer is exact
-either way and its cost grows with the length of the range, not with the
-number of points.
+holding up any other. Reads never wait for it (``perfapi.ranges``): they read days
+with pending (or parked) changes from raw points, so an answer is exact either way.
 """
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
@@ -22,8 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.config import Settings
 from perfapi.db.availability import is_database_unavailable
-from perfapi.domain.aggregates import EMPTY, Partial, combine
-from perfapi.domain.segments import decompose, merge_day_ranges
+from perfapi.domain.segments import merge_day_ranges
 from perfapi.rollups import repository
 from perfapi.rollups.repository import ClaimedChange, ParkedChange
 
@@ -34,15 +30,6 @@ REFRESH_BATCH = 500
 MAX_RANGES_PER_BATCH = 48
 # Enough of an error to tell failures apart in a listing; the log has the whole traceback.
 ERROR_TEXT_LIMIT = 300
-
-
-@dataclass(frozen=True)
-class RangeQuery:
-    """Points of one KPI in the UTC range [start, end)."""
-
-    kpi_id: UUID
-    start: datetime
-    end: datetime
 
 
 @dataclass(frozen=True)
@@ -245,36 +232,3 @@ async def retry_parked(session: AsyncSession, org_id: UUID | None, kpi: str | No
 
 async def count_parked(session: AsyncSession) -> int:
     return await repository.count_parked(session)
-
-
-async def aggregate(
-    session: AsyncSession,
-    org_id: UUID,
-    queries: Sequence[RangeQuery],
-    dimensions: Mapping[str, str] | None = None,
-) -> list[Partial]:
-    """The summary of each query's points, in query order (EMPTY when none)."""
-    if not queries:
-        return []
-    # Pending changes matter only inside the queried ranges.
-    window_first = min(query.start for query in queries).astimezone(UTC).date()
-    window_last = max(query.end for query in queries).astimezone(UTC).date()
-    dirty = await repository.dirty_ranges(
-        session, org_id, {query.kpi_id for query in queries}, window_first, window_last
-    )
-    months: list[tuple[int, UUID, date]] = []
-    days: list[tuple[int, UUID, date]] = []
-    raw: list[tuple[int, UUID, datetime, datetime]] = []
-    for index, query in enumerate(queries):
-        if query.start >= query.end:
-            continue
-        segments = decompose(query.start, query.end, dirty.get(query.kpi_id, ()))
-        months += [(index, query.kpi_id, month) for month in segments.months]
-        days += [(index, query.kpi_id, day) for day in segments.days]
-        raw += [(index, query.kpi_id, start, end) for start, end in segments.raw]
-    parts: dict[int, list[Partial]] = defaultdict(list)
-    for index, partial in await repository.aggregate_parts(
-        session, org_id, months=months, days=days, raw=raw, dimensions=dimensions
-    ):
-        parts[index].append(partial)
-    return [combine(parts[index]) if index in parts else EMPTY for index in range(len(queries))]

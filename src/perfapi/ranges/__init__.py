@@ -1,0 +1,1 @@
+"""Reading KPI aggregates over time ranges, through the rollups."""

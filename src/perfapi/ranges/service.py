@@ -1,0 +1,115 @@
+"""Reading KPI aggregates over time ranges through the rollups.
+
+A range is read as whole clean UTC months and days from the rollups and as raw
+points at its ragged edges and on days with pending (or parked) changes, so an
+answer is exact whether or not the rollups are current, and its cost grows with
+the length of the range, not with the number of points. A read is two statements
+whatever the number of ranges: the pending changes, then the summaries.
+
+:func:`aggregate` sums each range on its own (series buckets and target periods
+share nothing). :func:`aggregate_values` serves reports that read many KPIs over
+the overlapping periods of many objectives: it reads every block of months and
+days once however many ranges share it (``perfapi.ranges.plan``), and only what
+the aggregations need.
+"""
+
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import NamedTuple
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from perfapi.domain.aggregates import EMPTY, Partial, Summary, aggregate_summaries, combine
+from perfapi.domain.segments import decompose
+from perfapi.ranges import repository
+from perfapi.ranges.plan import Range, plan
+
+
+@dataclass(frozen=True)
+class RangeQuery:
+    """Points of one KPI in the UTC range [start, end)."""
+
+    kpi_id: UUID
+    start: datetime
+    end: datetime
+
+
+class Reading(NamedTuple):
+    """One KPI's points aggregated (sum, avg, min, max, last, count) over UTC ranges."""
+
+    aggregation: str
+    ranges: Collection[Range]
+
+
+async def aggregate(
+    session: AsyncSession,
+    org_id: UUID,
+    queries: Sequence[RangeQuery],
+    dimensions: Mapping[str, str] | None = None,
+) -> list[Partial]:
+    """The summary of each query's points, in query order (EMPTY when none)."""
+    if not queries:
+        return []
+    dirty = await _dirty(
+        session, org_id, {query.kpi_id for query in queries}, [(q.start, q.end) for q in queries]
+    )
+    months: list[tuple[int, UUID, date]] = []
+    days: list[tuple[int, UUID, date]] = []
+    raw: list[tuple[int, UUID, datetime, datetime]] = []
+    for index, query in enumerate(queries):
+        if query.start >= query.end:
+            continue
+        segments = decompose(query.start, query.end, dirty.get(query.kpi_id, ()))
+        months += [(index, query.kpi_id, month) for month in segments.months]
+        days += [(index, query.kpi_id, day) for day in segments.days]
+        raw += [(index, query.kpi_id, start, end) for start, end in segments.raw]
+    parts: dict[int, list[Partial]] = defaultdict(list)
+    for index, partial in await repository.aggregate_parts(
+        session, org_id, months=months, days=days, raw=raw, dimensions=dimensions
+    ):
+        parts[index].append(partial)
+    return [combine(parts[index]) if index in parts else EMPTY for index in range(len(queries))]
+
+
+async def aggregate_values(
+    session: AsyncSession, org_id: UUID, readings: Mapping[UUID, Reading]
+) -> dict[UUID, dict[Range, float | None]]:
+    """Each KPI's aggregation over each of its ranges (None without points)."""
+    if not readings:
+        return {}
+    ranges = {kpi_id: reading.ranges for kpi_id, reading in readings.items()}
+    every_range = {query_range for kpi_ranges in ranges.values() for query_range in kpi_ranges}
+    read = plan(ranges, await _dirty(session, org_id, ranges.keys(), every_range))
+    parts = await repository.value_parts(
+        session,
+        org_id,
+        month_blocks=read.month_blocks,
+        day_blocks=read.day_blocks,
+        raw=read.raw,
+        with_last={kpi_id for kpi_id, reading in readings.items() if reading.aggregation == "last"},
+    )
+    return {
+        kpi_id: {
+            query_range: aggregate_summaries(_found(parts, indices), readings[kpi_id].aggregation)
+            for query_range, indices in kpi_parts.items()
+        }
+        for kpi_id, kpi_parts in read.parts.items()
+    }
+
+
+async def _dirty(
+    session: AsyncSession, org_id: UUID, kpi_ids: Collection[UUID], ranges: Collection[Range]
+) -> dict[UUID, list[tuple[date, date]]]:
+    """The KPIs' pending changes: only those inside the window the ranges span matter."""
+    window_first = min(start for start, _ in ranges).astimezone(UTC).date()
+    window_last = max(end for _, end in ranges).astimezone(UTC).date()
+    return await repository.dirty_ranges(session, org_id, kpi_ids, window_first, window_last)
+
+
+def _found(parts: Mapping[int, Summary], indices: Sequence[int]) -> list[Summary]:
+    """The summaries of these parts that have points."""
+    found = [parts.get(index) for index in indices]
+    return [part for part in found if part is not None]
