@@ -107,6 +107,8 @@ def tagged_reads(org: Org) -> list[str]:
         f"/v1/kpis/{org.kpi}/points",
         f"/v1/kpis/{org.kpi}/attainment?as_of={AS_OF}",
         f"/v1/kpis/{org.kpi}/series?from=2026-01-01&to=2026-02-01",
+        f"/v1/kpis/{org.kpi}/forecast?as_of={AS_OF}&interval=month&method=naive",
+        f"/v1/kpis/{org.kpi}/anomalies?from=2026-01-01&to=2026-06-01&as_of={AS_OF}",
         REPORT,
         "/v1/reports/alignment",
         "/v1/webhook-sources",

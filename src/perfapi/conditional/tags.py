@@ -17,8 +17,9 @@ class Clock(Enum):
     """Only through which dated data (points, check-ins) is at or before now, and the
     calendar (a default window is the year of today): the tag holds while nothing
     stored is dated after now, and names the day."""
-    PACE = "pace"
-    """Continuously (the elapsed part of a target period): no tag."""
+    CONTINUOUS = "continuous"
+    """With every instant (the elapsed part of a target period) or at bucket boundaries
+    of the request's own time zone (which bucket is complete): no tag."""
 
 
 def entity_tag(
@@ -32,7 +33,7 @@ def entity_tag(
     implicit_now = clock is not Clock.NONE and not as_of_given
     day = ""
     if implicit_now:
-        if clock is Clock.PACE:
+        if clock is Clock.CONTINUOUS:
             return None
         if data.dated_until is not None and data.dated_until > now:
             return None

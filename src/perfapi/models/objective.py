@@ -29,6 +29,7 @@ class Objective(OrgOwnedWithId, Timestamps, Base):
         CheckConstraint("due_date >= start_date", name="period"),
         CheckConstraint("weight > 0", name="weight"),
         CheckConstraint(one_of("status", OBJECTIVE_STATUSES), name="status"),
+        CheckConstraint("check_in_every_days BETWEEN 1 AND 366", name="check_in_every_days"),
     )
 
     key: Mapped[str | None] = mapped_column(Text)
@@ -41,6 +42,8 @@ class Objective(OrgOwnedWithId, Timestamps, Base):
     due_date: Mapped[date]
     weight: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(Text)
+    # None: as often as its parent asks (14 days at the root).
+    check_in_every_days: Mapped[int | None]
 
 
 class KeyResult(OrgOwnedWithId, Timestamps, Base):

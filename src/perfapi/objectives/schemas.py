@@ -6,7 +6,7 @@ from uuid import UUID
 from pydantic import Field
 
 from perfapi.kit.calendar import CalendarDate
-from perfapi.kit.fields import NOT_BLANK, Number, Trimmed
+from perfapi.kit.fields import NOT_BLANK, JsonInteger, Number, Trimmed
 from perfapi.kit.schemas import RequestModel, ResponseModel, not_null
 
 
@@ -28,6 +28,18 @@ ObjectiveKey = Annotated[
 ]
 Description = Annotated[str, Field(max_length=10_000)]
 Weight = Annotated[Number, Field(gt=0, le=1_000_000, description="Relative weight among siblings.")]
+DEFAULT_CHECK_IN_EVERY_DAYS = 14
+CheckInEveryDays = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=366,
+        description="How often its checked-in key results expect a check-in, in days; "
+        f"null: as its parent asks ({DEFAULT_CHECK_IN_EVERY_DAYS} at a root). Longer "
+        "without one: a `check_in_stale` insight.",
+    ),
+    JsonInteger,
+]
 
 
 class ObjectiveCreate(RequestModel):
@@ -41,6 +53,7 @@ class ObjectiveCreate(RequestModel):
     due_date: CalendarDate = Field(description="Last day of the objective's period (inclusive).")
     weight: Weight = 1.0
     status: ObjectiveStatus = ObjectiveStatus.ACTIVE
+    check_in_every_days: CheckInEveryDays | None = None
 
 
 class ObjectiveUpdate(RequestModel):
@@ -60,6 +73,7 @@ class ObjectiveUpdate(RequestModel):
     due_date: CalendarDate | None = None
     weight: Weight | None = None
     status: ObjectiveStatus | None = None
+    check_in_every_days: CheckInEveryDays | None = None
 
     _required = not_null("title", "start_date", "due_date", "weight", "status")
 
@@ -76,6 +90,7 @@ class Objective(ResponseModel):
     due_date: date
     weight: float
     status: ObjectiveStatus
+    check_in_every_days: int | None
     progress: float | None = Field(
         description="Weighted progress of its key results and counted children, 0 to 1, as of "
         "now or `as_of`; null when nothing measures it."

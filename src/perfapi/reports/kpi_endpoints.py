@@ -25,7 +25,7 @@ router = APIRouter(tags=["Reports"])
 @router.get(
     "/v1/kpis/{kpi_id}/attainment",
     operation_id="getKpiAttainment",
-    dependencies=[conditional(Clock.PACE)],
+    dependencies=[conditional(Clock.CONTINUOUS)],
     summary="How a KPI stands against its target: pace, status and forecast",
     description="Against the target period containing as_of, or the target whose period is "
     "exactly [period_start, period_end]. No such target: 404.",

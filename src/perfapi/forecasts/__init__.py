@@ -1,0 +1,1 @@
+"""Forecasts and anomalies of KPIs: their history per bucket, fitted with domain.forecasting."""

@@ -1,0 +1,111 @@
+"""A KPI's history as forecasts read it: its aggregation per complete bucket before as_of.
+
+Buckets are whole (a bucket still open at as_of is not history: it is forecast
+whole). History starts at the first bucket with data, at most :data:`MAX_HISTORY`
+buckets back. An empty bucket inside it counts as 0 for `sum` and `count` (nothing
+happened) and repeats the bucket before it for the other aggregations (nothing was
+measured, so the last measure stands).
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from perfapi.domain.buckets import Interval, align_down, next_start
+from perfapi.models import Kpi
+from perfapi.reports.kpi_reports import kpi_series
+
+
+class ForecastInterval(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+SEASON_LENGTH = {ForecastInterval.DAY: 7, ForecastInterval.WEEK: 52, ForecastInterval.MONTH: 12}
+"""A week of days, a year of weeks or of months: the seasons a seasonal model looks for."""
+
+MAX_HISTORY = {ForecastInterval.DAY: 730, ForecastInterval.WEEK: 156, ForecastInterval.MONTH: 120}
+"""Two years of days, three of weeks, ten of months: older buckets say little about next."""
+
+_EMPTY_IS_ZERO = frozenset(("sum", "count"))
+
+
+@dataclass(frozen=True)
+class History:
+    starts: list[datetime]  # of each bucket, oldest first
+    values: list[float]
+    end: datetime  # the start of the bucket holding as_of: the first one forecast
+
+
+async def history_before(
+    session: AsyncSession,
+    org_id: UUID,
+    kpi: Kpi,
+    *,
+    interval: ForecastInterval,
+    tz: ZoneInfo,
+    before: datetime,
+    dimensions: Mapping[str, str],
+) -> History:
+    """The complete buckets that end at or before ``before`` (the bucket holding it is not)."""
+    bucket = Interval(interval.value)
+    end = align_down(before, bucket, tz)
+    start = _back(end, interval, tz)
+    series = await kpi_series(
+        session,
+        org_id,
+        kpi,
+        start=start,
+        end=end,
+        interval=bucket,
+        tz=tz,
+        aggregation=kpi.aggregation,
+        dimensions=dimensions,
+    )
+    kept = series.buckets[-MAX_HISTORY[interval] :]
+    first = next((i for i, b in enumerate(kept) if b.count > 0 and b.value is not None), None)
+    if first is None:
+        return History([], [], end)
+    starts: list[datetime] = []
+    values: list[float] = []
+    for item in kept[first:]:
+        if item.value is not None:
+            value = item.value
+        elif kpi.aggregation in _EMPTY_IS_ZERO:
+            value = 0.0
+        else:
+            value = values[-1]
+        starts.append(item.start)
+        values.append(value)
+    return History(starts, values, end)
+
+
+def following_starts(
+    end: datetime, interval: ForecastInterval, tz: ZoneInfo, count: int
+) -> list[datetime]:
+    """The starts of ``count`` buckets from ``end`` (itself a bucket start) on."""
+    bucket = Interval(interval.value)
+    starts = [end]
+    while len(starts) < count:
+        starts.append(next_start(starts[-1], bucket, tz))
+    return starts
+
+
+def _back(end: datetime, interval: ForecastInterval, tz: ZoneInfo) -> datetime:
+    """A bucket start at least MAX_HISTORY buckets before ``end`` (a bucket start)."""
+    local = end.astimezone(tz).date()
+    count = MAX_HISTORY[interval]
+    if interval is ForecastInterval.MONTH:
+        months = local.year * 12 + local.month - 1 - count
+        first = local.replace(year=months // 12, month=months % 12 + 1, day=1)
+    else:
+        first = local - timedelta(days=count * (7 if interval is ForecastInterval.WEEK else 1))
+    # Calendar arithmetic in local dates, then aligned: daylight-saving changes cannot
+    # shift it by an hour into the wrong bucket.
+    return align_down(datetime.combine(first, time(12), tz), Interval(interval.value), tz)
