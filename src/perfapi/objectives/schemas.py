@@ -35,8 +35,7 @@ CheckInEveryDays = Annotated[
         ge=1,
         le=366,
         description="How often its checked-in key results expect a check-in, in days; "
-        f"null: as its parent asks ({DEFAULT_CHECK_IN_EVERY_DAYS} at a root). Longer "
-        "without one: a `check_in_stale` insight.",
+        f"null: as its parent asks ({DEFAULT_CHECK_IN_EVERY_DAYS} at a root).",
     ),
     JsonInteger,
 ]
