@@ -9,16 +9,18 @@ measured, so the last measure stands).
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from perfapi.domain.buckets import Interval, align_down, next_start
+from perfapi.domain.aggregates import aggregate
+from perfapi.domain.buckets import Interval, align_down, buckets, next_start
 from perfapi.models import Kpi
-from perfapi.reports.kpi_reports import kpi_series
+from perfapi.ranges.service import RangeQuery
+from perfapi.ranges.service import aggregate as aggregate_ranges
 
 
 class ForecastInterval(StrEnum):
@@ -57,31 +59,24 @@ async def history_before(
     bucket = Interval(interval.value)
     end = align_down(before, bucket, tz)
     start = _back(end, interval, tz)
-    series = await kpi_series(
+    # Whole buckets (both ends are bucket starts), the last MAX_HISTORY of them.
+    bounds = buckets(start, end, bucket, tz, 2 * MAX_HISTORY[interval])[-MAX_HISTORY[interval] :]
+    partials = await aggregate_ranges(
         session,
         org_id,
-        kpi,
-        start=start,
-        end=end,
-        interval=bucket,
-        tz=tz,
-        aggregation=kpi.aggregation,
-        dimensions=dimensions,
+        [RangeQuery(kpi.id, first.astimezone(UTC), last.astimezone(UTC)) for first, last in bounds],
+        dimensions or None,
     )
-    kept = series.buckets[-MAX_HISTORY[interval] :]
-    first = next((i for i, b in enumerate(kept) if b.count > 0 and b.value is not None), None)
-    if first is None:
+    measured = [aggregate(partial, kpi.aggregation) for partial in partials]
+    first_data = next((i for i, value in enumerate(measured) if value is not None), None)
+    if first_data is None:
         return History([], [], end)
     starts: list[datetime] = []
     values: list[float] = []
-    for item in kept[first:]:
-        if item.value is not None:
-            value = item.value
-        elif kpi.aggregation in _EMPTY_IS_ZERO:
-            value = 0.0
-        else:
-            value = values[-1]
-        starts.append(item.start)
+    for (bucket_start, _), value in zip(bounds[first_data:], measured[first_data:], strict=True):
+        if value is None:
+            value = 0.0 if kpi.aggregation in _EMPTY_IS_ZERO else values[-1]
+        starts.append(bucket_start)
         values.append(value)
     return History(starts, values, end)
 

@@ -11,6 +11,7 @@ from perfapi.domain.aggregates import aggregate
 from perfapi.domain.attainment import AttainmentInput, attainment
 from perfapi.domain.buckets import Interval, buckets
 from perfapi.errors import NotFoundError
+from perfapi.forecasts.outlook import period_outlook
 from perfapi.kpis import repository as kpis
 from perfapi.models import Kpi
 from perfapi.ranges.service import RangeQuery
@@ -45,6 +46,15 @@ async def kpi_attainment(
     start = _midnight(target.period_start)
     end = min(_midnight(target.period_end + timedelta(days=1)), as_of + timedelta(microseconds=1))
     (partial,) = await aggregate_ranges(session, org_id, [RangeQuery(kpi.id, start, end)])
+    outlook = await period_outlook(
+        session,
+        org_id,
+        kpi,
+        period_start=target.period_start,
+        period_end=target.period_end,
+        target=target.value,
+        as_of=as_of,
+    )
     result = attainment(
         AttainmentInput(
             period_start=target.period_start,
@@ -71,6 +81,15 @@ async def kpi_attainment(
         status=result.status,
         forecast=result.forecast,
         forecast_attainment=result.forecast_attainment,
+        outlook=None
+        if outlook is None
+        else schemas.AttainmentOutlook(
+            method=outlook[0],
+            value=outlook[1].value,
+            lower=outlook[1].lower,
+            upper=outlook[1].upper,
+            probability=outlook[1].probability,
+        ),
     )
 
 

@@ -81,6 +81,20 @@ class GoalAchievement(BaseModel):
     objectives: list[GoalAchievementObjective]
 
 
+class AttainmentOutlook(BaseModel):
+    method: str | None = Field(
+        description="The forecasting model (naive, trend or seasonal); null once the period "
+        "is over and its value is known."
+    )
+    value: float = Field(description="Expected aggregation of the period at its end.")
+    lower: float = Field(description="Lower bound of its interval at 0.8.")
+    upper: float = Field(description="Upper bound of its interval at 0.8.")
+    probability: float = Field(
+        description="Probability that the target is met: aggregation >= target "
+        "(higher_is_better) or <= target (lower_is_better)."
+    )
+
+
 class Attainment(BaseModel):
     kpi_id: UUID
     aggregation: Aggregation
@@ -96,6 +110,10 @@ class Attainment(BaseModel):
     status: str = Field(description="on_track, at_risk, off_track or no_data.")
     forecast: float | None
     forecast_attainment: float | None
+    outlook: AttainmentOutlook | None = Field(
+        description="Where the period is likely to end under the KPI's forecasting model; "
+        "null with fewer than 3 days of history."
+    )
 
 
 class UnalignedObjective(BaseModel):
