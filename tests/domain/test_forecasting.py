@@ -129,3 +129,14 @@ def test_simulated_futures_are_repeatable_and_give_probabilities() -> None:
     assert probability_at_least(totals, float(np.min(totals))) == 1.0
     assert probability_at_least(totals, float(np.max(totals)) + 1) == 0.0
     assert 0.3 < probability_at_least(totals, float(np.median(totals))) < 0.7
+
+
+@pytest.mark.parametrize("level", [1e-300, 0.5, 0.9999999999999999, 1 - 1e-300])
+@pytest.mark.parametrize("length", [4, 30])
+def test_any_level_strictly_between_0_and_1_gives_finite_intervals(
+    level: float, length: int
+) -> None:
+    forecast = fit(seasonal_series(length), 7).forecast(3, level)
+    for values in (forecast.mean, forecast.lower, forecast.upper):
+        assert all(math.isfinite(v) for v in values)
+    assert all(lo <= hi for lo, hi in zip(forecast.lower, forecast.upper, strict=True))

@@ -189,3 +189,17 @@ async def test_a_forecast_as_of_now_has_no_tag_and_one_as_of_a_date_has(
         headers=tenant.headers | {"If-None-Match": dated.headers["etag"]},
     )
     assert again.status_code == 304
+
+
+@pytest.mark.parametrize("method", ["naive", "trend", "seasonal"])
+@pytest.mark.parametrize("level", ["0.9999999999999999", "1e-300"])
+async def test_levels_at_the_edges_answer_finite_intervals(
+    client: httpx.AsyncClient, tenant: Tenant, method: str, level: str
+) -> None:
+    kpi = await daily_kpi(client, tenant, 21)
+    response = await client.get(
+        forecast_url(kpi, as_of=day_after(21), method=method, level=level, tz="Europe/Berlin"),
+        headers=tenant.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert all(b["lower"] <= b["value"] <= b["upper"] for b in response.json()["buckets"])

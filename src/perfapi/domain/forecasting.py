@@ -37,6 +37,21 @@ SIMULATIONS = 1000
 SIMULATION_SEED = 20260101
 
 
+MIN_TAIL = 1e-12
+"""The smallest probability left outside an interval on each side: a level closer to 1
+than that (0.9999999999999999 is a valid level) is computed as 1 - 2e-12, since the
+normal quantile of a probability that rounds to 1 is infinite."""
+
+
+def _tail(level: float) -> float:
+    """The probability outside an interval at ``level``, on each side."""
+    return max((1 - level) / 2, MIN_TAIL)
+
+
+def _z(level: float) -> float:
+    return -NormalDist().inv_cdf(_tail(level))
+
+
 class Method(StrEnum):
     NAIVE = "naive"
     TREND = "trend"
@@ -94,7 +109,7 @@ class FittedModel:
 
     def forecast(self, horizon: int, level: float) -> Forecast:
         if self._results is None:
-            z = NormalDist().inv_cdf(0.5 + level / 2)
+            z = _z(level)
             last = float(self.history[-1])
             spread = [z * self.sigma * math.sqrt(step) for step in range(1, horizon + 1)]
             return Forecast(
@@ -106,7 +121,7 @@ class FittedModel:
             )
         n = len(self.history)
         frame = self._results.get_prediction(start=n, end=n + horizon - 1).summary_frame(
-            alpha=1 - level
+            alpha=2 * _tail(level)
         )
         return Forecast(
             self.method,
@@ -138,7 +153,7 @@ class FittedModel:
         one-step error, which equals the standard deviation for normal errors): a few
         outliers, the very things this is for, then cannot widen it enough to hide.
         """
-        z = NormalDist().inv_cdf(0.5 + level / 2)
+        z = _z(level)
         if self._results is None:
             expected = self.history[:-1]
         else:
