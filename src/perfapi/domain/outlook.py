@@ -16,6 +16,8 @@ from numpy.typing import NDArray
 
 from perfapi.domain.aggregates import Partial, aggregate
 
+Samples = NDArray[np.float64]
+
 
 @dataclass(frozen=True)
 class OutlookValue:
@@ -66,8 +68,10 @@ def outlook(
         return None
     tail = (1 - level) / 2
     met = finite >= target if direction == "higher_is_better" else finite <= target
+    # A certain outcome stays exact: the mean of a thousand equal floats need not be one.
+    certain = bool(np.all(finite == finite[0]))
     return OutlookValue(
-        value=float(np.mean(finite)),
+        value=float(finite[0]) if certain else float(np.mean(finite)),
         lower=float(np.quantile(finite, tail)),
         upper=float(np.quantile(finite, 1 - tail)),
         probability=float(np.mean(met)),

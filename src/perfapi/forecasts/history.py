@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
+from typing import Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -18,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.domain.aggregates import aggregate
 from perfapi.domain.buckets import Interval, align_down, buckets, next_start
-from perfapi.models import Kpi
 from perfapi.ranges.service import RangeQuery
 from perfapi.ranges.service import aggregate as aggregate_ranges
 
@@ -38,6 +38,15 @@ MAX_HISTORY = {ForecastInterval.DAY: 730, ForecastInterval.WEEK: 156, ForecastIn
 _EMPTY_IS_ZERO = frozenset(("sum", "count"))
 
 
+class KpiRef(Protocol):
+    """A KPI as far as its history goes: a Kpi entity, or a row naming both."""
+
+    @property
+    def id(self) -> UUID: ...
+    @property
+    def aggregation(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class History:
     starts: list[datetime]  # of each bucket, oldest first
@@ -48,7 +57,7 @@ class History:
 async def history_before(
     session: AsyncSession,
     org_id: UUID,
-    kpi: Kpi,
+    kpi: KpiRef,
     *,
     interval: ForecastInterval,
     tz: ZoneInfo,
