@@ -288,29 +288,30 @@ def test_a_ratio_that_overflows_is_clamped_and_explained_as_none() -> None:
 
 def scored(nodes: list[ObjectiveInput]) -> list[ScoredObjective]:
     """The same objectives for roll_up_scores: key results scored without explanations."""
-    return [
-        ScoredObjective(
-            node.id,
-            node.parent_id,
-            node.weight,
-            node.status,
-            [
-                (
-                    k.weight,
-                    key_result_score(
-                        k.direction,
-                        k.current_value,
-                        k.start_value,
-                        k.target_value,
-                        k.range_min,
-                        k.range_max,
-                    ),
-                )
-                for k in node.key_results
-            ],
+    objectives = []
+    for node in nodes:
+        scores = [
+            key_result_score(
+                k.direction,
+                k.current_value,
+                k.start_value,
+                k.target_value,
+                k.range_min,
+                k.range_max,
+            )
+            for k in node.key_results
+        ]
+        objectives.append(
+            ScoredObjective(
+                node.id,
+                node.parent_id,
+                node.weight,
+                node.status,
+                [k.weight for k in node.key_results],
+                [k.weight * score for k, score in zip(node.key_results, scores, strict=True)],
+            )
         )
-        for node in nodes
-    ]
+    return objectives
 
 
 @settings(max_examples=150)
@@ -350,3 +351,32 @@ def test_score_is_the_explained_progress(key_result: KeyResultInput) -> None:
 def test_score_rejects_an_unknown_direction() -> None:
     with pytest.raises(ValueError, match="sideways"):
         key_result_score("sideways", 1.0, None, 2.0, None, None)
+
+
+_ANY_VALUE = (
+    st.none() | st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, 1.0])
+)
+
+
+@settings(max_examples=500)
+@given(
+    st.sampled_from(["increase", "decrease", "at_least", "at_most", "within"]),
+    _ANY_VALUE,
+    _ANY_VALUE,
+    _ANY_VALUE,
+    _ANY_VALUE,
+    _ANY_VALUE,
+)
+def test_any_score_is_the_explained_progress(
+    direction: str,
+    current: float | None,
+    start: float | None,
+    target: float | None,
+    low: float | None,
+    high: float | None,
+) -> None:
+    # key_result_score writes the rules out again for speed: NaNs, infinities and
+    # missing values included, it must give the explained number.
+    key_result = kr(direction, current=current, start=start, target=target, low=low, high=high)
+    score = key_result_score(direction, current, start, target, low, high)
+    assert score == key_result_progress(key_result).progress

@@ -75,8 +75,29 @@ def key_result_score(
     range_min: float | None,
     range_max: float | None,
 ) -> float:
-    """The progress :func:`key_result_progress` computes, without its explanation."""
-    return _rule(direction, current, start, target, range_min, range_max)[1]
+    """The progress :func:`key_result_progress` computes, without its explanation.
+
+    The same rules as :func:`_rule`, written out flat: lists and reports score every key
+    result of the org on each read, and the explanation's tuple and calls cost more than
+    the arithmetic. Tests hold the two to the same numbers.
+    """
+    if current is None:
+        return 0.0
+    if direction == "increase" or direction == "decrease":
+        if start is None or target is None or target == start:
+            return 0.0
+        ratio = (current - start) / (target - start)
+        # _clamp's result, NaN (0) included.
+        return ratio if 0.0 < ratio < 1.0 else 1.0 if ratio >= 1.0 else 0.0
+    if direction == "at_least":
+        return 0.0 if target is None or not current >= target else 1.0
+    if direction == "at_most":
+        return 0.0 if target is None or not current <= target else 1.0
+    if direction == "within":
+        if range_min is None or range_max is None:
+            return 0.0
+        return 1.0 if range_min <= current <= range_max else 0.0
+    raise ValueError(f"unknown key result direction {direction!r}")
 
 
 def _rule(
@@ -246,7 +267,8 @@ class ScoredObjective(NamedTuple):
     parent_id: UUID | None
     weight: float
     status: str
-    key_results: Sequence[tuple[float, float]]  # (weight, progress) of each key result
+    weights: Sequence[float]  # of its key results
+    weighted: Sequence[float]  # weight * progress of each key result, in the same order
 
 
 def roll_up_scores(
@@ -261,13 +283,14 @@ def roll_up_scores(
     progress: list[float | None] = [None] * len(objectives)
     for i in bottom_up(children):
         objective = objectives[i]
-        weights = [weight for weight, _ in objective.key_results]
-        weighted = [weight * score for weight, score in objective.key_results]
-        for c in children[i]:
-            child, child_progress = objectives[c], progress[c]
-            if child_progress is not None and child.status not in _NOT_COUNTED:
-                weights.append(child.weight)
-                weighted.append(child.weight * child_progress)
+        weights, weighted = objective.weights, objective.weighted
+        if children[i]:
+            weights, weighted = list(weights), list(weighted)  # the caller's stay as given
+            for c in children[i]:
+                child, child_progress = objectives[c], progress[c]
+                if child_progress is not None and child.status not in _NOT_COUNTED:
+                    weights.append(child.weight)
+                    weighted.append(child.weight * child_progress)
         progress[i] = _mean(weights, weighted)
     floor = threshold - ACHIEVED_TOLERANCE
     return {

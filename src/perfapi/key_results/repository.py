@@ -1,13 +1,15 @@
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from sqlalchemy import BindParameter, ScalarSelect, any_, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from perfapi.kit import driver
+from perfapi.kit.driver import DriverStatement
 from perfapi.kit.repository import AnySelect, created_sort_key, keyset_page, one_of
 from perfapi.models import CheckIn, KeyResult, Kpi, Objective
 
@@ -107,21 +109,49 @@ _kpis = Kpi.__table__.c
 _objectives = Objective.__table__.c
 
 
-class ProgressRow(NamedTuple):
-    """What progress reads of a key result, and what its current value comes from."""
+class ScoreRow(Protocol):
+    """What the progress of a key result is computed from: a driver record, read by
+    attribute or unpacked in this order."""
 
-    id: UUID
-    objective_id: UUID
-    title: str
-    direction: str
-    start_value: float | None
-    target_value: float | None
-    range_min: float | None
-    range_max: float | None
-    kpi_id: UUID | None
-    weight: float
-    aggregation: str | None  # of the KPI it reads
-    check_in_value: float | None  # the latest at or before as_of, if it takes check-ins
+    @property
+    def objective_id(self) -> UUID: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def start_value(self) -> float | None: ...
+    @property
+    def target_value(self) -> float | None: ...
+    @property
+    def range_min(self) -> float | None: ...
+    @property
+    def range_max(self) -> float | None: ...
+    @property
+    def kpi_id(self) -> UUID | None: ...
+    @property
+    def weight(self) -> float: ...
+    @property
+    def aggregation(self) -> str | None: ...  # of the KPI it reads
+    @property
+    def check_in_value(self) -> float | None: ...  # the latest at or before as_of, if any
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class ProgressRow(ScoreRow, Protocol):
+    """A :class:`ScoreRow` with what explaining it shows (unpacked, these two come last)."""
+
+    @property
+    def id(self) -> UUID: ...
+    @property
+    def title(self) -> str: ...
+
+
+_SCORE_COLUMNS = (
+    "objective_id", "direction", "start_value", "target_value", "range_min", "range_max",
+    "kpi_id", "weight",
+)  # fmt: skip
+_SCORE_FIELDS = (*_SCORE_COLUMNS, "aggregation", "check_in_value")
+_ScoreRecord = driver.record_class("ScoreRecord", _SCORE_FIELDS)
+_ProgressRecord = driver.record_class("ProgressRecord", (*_SCORE_FIELDS, "id", "title"))
 
 
 class ValueSourceRow(NamedTuple):
@@ -161,12 +191,13 @@ def _with_kpi(statement: AnySelect) -> AnySelect:
 
 
 @cache
-def _progress_statement(whole_org: bool, ordered: bool) -> AnySelect:
-    """The statement of :func:`progress_rows`, built once: a report runs it on every read,
-    and building and keying it anew cost a tenth of running it."""
+def _progress_statement(whole_org: bool, explained: bool) -> DriverStatement:
+    """The statement of :func:`score_rows` and :func:`progress_rows`, built and compiled
+    once: a report runs it on every read, and building and keying it anew cost a tenth
+    of running it."""
     org_id: BindParameter[UUID] = bindparam("org_id")
     as_of: BindParameter[datetime] = bindparam("as_of")
-    columns = [_key_results[name] for name in ProgressRow._fields[:-2]] + [_kpis.aggregation]
+    columns = [_key_results[name] for name in _SCORE_COLUMNS] + [_kpis.aggregation]
     if whole_org:
         # One pass over the org's check-ins beats a probe per key result here.
         latest = (
@@ -185,31 +216,47 @@ def _progress_statement(whole_org: bool, ordered: bool) -> AnySelect:
             _key_results.objective_id == any_(objective_ids)
         )
     statement = statement.where(_key_results.org_id == org_id)
-    if ordered:
-        statement = statement.order_by(_key_results.created_at, _key_results.id)
-    return statement
+    if explained:
+        statement = statement.add_columns(_key_results.id, _key_results.title).order_by(
+            _key_results.created_at, _key_results.id
+        )
+    return DriverStatement.of(statement)
 
 
-async def progress_rows(
-    session: AsyncSession,
-    org_id: UUID,
-    objective_ids: Sequence[UUID] | None,
-    as_of: datetime,
-    *,
-    ordered: bool = True,
-) -> list[ProgressRow]:
-    """The key results of these objectives (every one of the org for None), with their
-    latest check-in at or before ``as_of``; in creation order if ``ordered`` (sorting
-    thousands of rows costs the database a third of reading them).
-
-    Plain rows, not entities: a report reads thousands of key results, and building an
-    ORM object for each costs more than reading it.
-    """
+def _progress_params(
+    org_id: UUID, objective_ids: Sequence[UUID] | None, as_of: datetime
+) -> dict[str, Any]:
     params: dict[str, Any] = {"org_id": org_id, "as_of": as_of}
     if objective_ids is not None:
         params["objective_ids"] = list(objective_ids)
-    statement = _progress_statement(objective_ids is None, ordered)
-    return [ProgressRow._make(row) for row in (await session.execute(statement, params)).all()]
+    return params
+
+
+async def score_rows(
+    session: AsyncSession, org_id: UUID, objective_ids: Sequence[UUID] | None, as_of: datetime
+) -> list[ScoreRow]:
+    """The key results of these objectives (every one of the org for None), with their
+    latest check-in at or before ``as_of``, in no particular order: only what scoring
+    them reads.
+
+    Plain rows through the driver, not entities nor SQLAlchemy rows: a report reads
+    thousands of key results, and processing each costs more than reading it. Without
+    their ids, titles and order, which lists and reports do not show: decoding and
+    sorting those would cost a fifth of the read.
+    """
+    statement = _progress_statement(objective_ids is None, explained=False)
+    params = _progress_params(org_id, objective_ids, as_of)
+    return await driver.fetch(session, statement, params, _ScoreRecord)
+
+
+async def progress_rows(
+    session: AsyncSession, org_id: UUID, objective_ids: Sequence[UUID] | None, as_of: datetime
+) -> list[ProgressRow]:
+    """As :func:`score_rows`, with each key result's id and title, in creation order: what
+    explaining the progress of these objectives shows."""
+    statement = _progress_statement(objective_ids is None, explained=True)
+    params = _progress_params(org_id, objective_ids, as_of)
+    return await driver.fetch(session, statement, params, _ProgressRecord)
 
 
 async def value_sources(

@@ -12,8 +12,19 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.domain.aggregates import Partial, Summary
+from perfapi.kit import driver
+from perfapi.kit.driver import DriverStatement
 from perfapi.ranges.plan import Block, RawRange
 from perfapi.rollups.repository import POINT_X
+
+_DIRTY_RANGES = DriverStatement.of(
+    text(
+        "SELECT kpi_id, greatest(first_day, CAST(:first_day AS date)),"
+        " least(last_day, CAST(:last_day AS date))"
+        " FROM rollup_changes WHERE org_id = :org_id AND kpi_id = ANY(CAST(:kpi_ids AS uuid[]))"
+        " AND first_day <= CAST(:last_day AS date) AND last_day >= CAST(:first_day AS date)"
+    )
+)
 
 
 async def dirty_ranges(
@@ -26,13 +37,9 @@ async def dirty_ranges(
     """Per KPI, the pending changes' day ranges, clipped to first_day..last_day: their
     rollups may be stale, so reads take them from raw points. Parked and retrying
     changes count too: their rollups are as stale as any."""
-    rows = await session.execute(
-        text(
-            "SELECT kpi_id, greatest(first_day, CAST(:first_day AS date)),"
-            " least(last_day, CAST(:last_day AS date))"
-            " FROM rollup_changes WHERE org_id = :org_id AND kpi_id = ANY(CAST(:kpi_ids AS uuid[]))"
-            " AND first_day <= CAST(:last_day AS date) AND last_day >= CAST(:first_day AS date)"
-        ),
+    rows = await driver.fetch(
+        session,
+        _DIRTY_RANGES,
         {
             "org_id": org_id,
             "kpi_ids": sorted(set(kpi_ids)),
@@ -157,6 +164,30 @@ def _block_part(kind: int, period: str, summary: str, condition: str) -> str:
     )
 
 
+# A block's KPI is filtered by a condition on the outer query's with_last, which
+# PostgreSQL checks once per block, before reading any rollup.
+_VALUE_PARTS = DriverStatement.of(
+    text(
+        " UNION ALL ".join(
+            [
+                _block_part(_MONTHS, "month", _VALUES, " AND NOT q.with_last"),
+                _block_part(_MONTHS, "month", _VALUES_WITH_LAST, " AND q.with_last"),
+                _block_part(_DAYS, "day", _VALUES, " AND NOT q.with_last"),
+                _block_part(_DAYS, "day", _VALUES_WITH_LAST, " AND q.with_last"),
+                f"SELECT {_RAW}, q.block, count(*), sum(p.value), min(p.value), max(p.value),"
+                " max(p.ts), (array_agg(p.value ORDER BY p.ts DESC, p.dims_hash DESC))[1] "
+                "FROM unnest(CAST(:raw_kpi AS uuid[]), CAST(:raw_from AS timestamptz[]),"
+                " CAST(:raw_to AS timestamptz[])) WITH ORDINALITY AS q(kpi_id, t0, t1, block) "
+                "CROSS JOIN LATERAL (SELECT p.ts, p.value, p.dims_hash FROM points p"
+                " WHERE p.org_id = :org_id AND p.kpi_id = q.kpi_id"
+                f" AND p.ts >= q.t0 AND p.ts < q.t1{_ONE_PROBE_EACH}) p "
+                "GROUP BY q.block",
+            ]
+        )
+    )
+)
+
+
 async def value_parts(
     session: AsyncSession,
     org_id: UUID,
@@ -182,25 +213,7 @@ async def value_parts(
     params["raw_kpi"] = [part[0] for part in raw]
     params["raw_from"] = [part[1] for part in raw]
     params["raw_to"] = [part[2] for part in raw]
-    # A block's KPI is filtered by a condition on the outer query's with_last, which
-    # PostgreSQL checks once per block, before reading any rollup.
-    statement = " UNION ALL ".join(
-        [
-            _block_part(_MONTHS, "month", _VALUES, " AND NOT q.with_last"),
-            _block_part(_MONTHS, "month", _VALUES_WITH_LAST, " AND q.with_last"),
-            _block_part(_DAYS, "day", _VALUES, " AND NOT q.with_last"),
-            _block_part(_DAYS, "day", _VALUES_WITH_LAST, " AND q.with_last"),
-            f"SELECT {_RAW}, q.block, count(*), sum(p.value), min(p.value), max(p.value),"
-            " max(p.ts), (array_agg(p.value ORDER BY p.ts DESC, p.dims_hash DESC))[1] "
-            "FROM unnest(CAST(:raw_kpi AS uuid[]), CAST(:raw_from AS timestamptz[]),"
-            " CAST(:raw_to AS timestamptz[])) WITH ORDINALITY AS q(kpi_id, t0, t1, block) "
-            "CROSS JOIN LATERAL (SELECT p.ts, p.value, p.dims_hash FROM points p"
-            " WHERE p.org_id = :org_id AND p.kpi_id = q.kpi_id"
-            f" AND p.ts >= q.t0 AND p.ts < q.t1{_ONE_PROBE_EACH}) p "
-            "GROUP BY q.block",
-        ]
-    )
-    rows = (await session.execute(text(statement), params)).all()
+    rows = await driver.fetch(session, _VALUE_PARTS, params)
     # Each row under its part's number (WITH ORDINALITY counts from 1).
     first = (-1, len(month_blocks) - 1, len(month_blocks) + len(day_blocks) - 1)
     return {first[row[0]] + row[1]: Summary._make(row[2:]) for row in rows}

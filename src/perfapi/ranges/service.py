@@ -22,7 +22,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from perfapi.domain.aggregates import EMPTY, Partial, Summary, aggregate_summaries, combine
+from perfapi.domain.aggregates import EMPTY, Partial, aggregate_summaries, combine
 from perfapi.domain.segments import decompose
 from perfapi.ranges import repository
 from perfapi.ranges.plan import Range, plan
@@ -91,13 +91,18 @@ async def aggregate_values(
         raw=read.raw,
         with_last={kpi_id for kpi_id, reading in readings.items() if reading.aggregation == "last"},
     )
-    return {
-        kpi_id: {
-            query_range: aggregate_summaries(_found(parts, indices), readings[kpi_id].aggregation)
+    # Thousands of (KPI, range) pairs: each one's parts with points found in one pass.
+    found = parts.get
+    values: dict[UUID, dict[Range, float | None]] = {}
+    for kpi_id, kpi_parts in read.parts.items():
+        aggregation = readings[kpi_id].aggregation
+        values[kpi_id] = {
+            query_range: aggregate_summaries(
+                [part for part in map(found, indices) if part is not None], aggregation
+            )
             for query_range, indices in kpi_parts.items()
         }
-        for kpi_id, kpi_parts in read.parts.items()
-    }
+    return values
 
 
 async def _dirty(
@@ -107,9 +112,3 @@ async def _dirty(
     window_first = min(start for start, _ in ranges).astimezone(UTC).date()
     window_last = max(end for _, end in ranges).astimezone(UTC).date()
     return await repository.dirty_ranges(session, org_id, kpi_ids, window_first, window_last)
-
-
-def _found(parts: Mapping[int, Summary], indices: Sequence[int]) -> list[Summary]:
-    """The summaries of these parts that have points."""
-    found = [parts.get(index) for index in indices]
-    return [part for part in found if part is not None]

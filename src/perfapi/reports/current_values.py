@@ -7,6 +7,7 @@ key-results repository reads together with the key result.
 """
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from uuid import UUID
@@ -41,15 +42,30 @@ def period_end(due_date: date) -> datetime:
     return datetime.combine(due_date + timedelta(days=1), time(), UTC)
 
 
-async def current_values(
+@dataclass(frozen=True)
+class CurrentValues:
+    """What the current values of some key results are read from: the aggregation of
+    each KPI they read over each range they read it, and each objective's range."""
+
+    of_kpi: Mapping[UUID, Mapping[Range, float | None]]
+    range_of: Mapping[UUID, Range]  # by objective
+
+    def of(self, source: ValueSource) -> float | None:
+        """The current value of this key result (None without data)."""
+        if source.kpi_id is None:
+            return source.check_in_value
+        return self.of_kpi[source.kpi_id][self.range_of[source.objective_id]]
+
+
+async def read_current_values(
     session: AsyncSession,
     org_id: UUID,
     sources: Sequence[ValueSource],
     periods: Mapping[UUID, tuple[date, date]],
     as_of: datetime,
-) -> list[float | None]:
-    """The current value of each key result (None without data), in order; ``periods``
-    holds each one's objective's (start_date, due_date).
+) -> CurrentValues:
+    """What the current values of these key results come from; ``periods`` holds each
+    one's objective's (start_date, due_date).
 
     Many key results read one KPI over one period (those of objectives with the same
     dates): each KPI is aggregated once per distinct range.
@@ -71,12 +87,20 @@ async def current_values(
     aggregated = await aggregate_values(
         session, org_id, {kpi_id: Reading(*reading) for kpi_id, reading in readings.items()}
     )
-    return [
-        source.check_in_value
-        if source.kpi_id is None
-        else aggregated[source.kpi_id][range_of[source.objective_id]]
-        for source in sources
-    ]
+    return CurrentValues(aggregated, range_of)
+
+
+async def current_values(
+    session: AsyncSession,
+    org_id: UUID,
+    sources: Sequence[ValueSource],
+    periods: Mapping[UUID, tuple[date, date]],
+    as_of: datetime,
+) -> list[float | None]:
+    """The current value of each key result (None without data), in order; ``periods``
+    holds each one's objective's (start_date, due_date)."""
+    values = await read_current_values(session, org_id, sources, periods, as_of)
+    return [values.of(source) for source in sources]
 
 
 def source_of(kpi_id: UUID | None, value: float | None) -> str:
