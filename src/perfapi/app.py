@@ -17,6 +17,7 @@ from perfapi.config import Settings
 from perfapi.db.engine import create_engine, create_sessionmaker
 from perfapi.errors import install_error_handlers
 from perfapi.forecasts.endpoints import router as forecasts_router
+from perfapi.insights.endpoints import router as insights_router
 from perfapi.key_results.check_in_endpoints import router as check_ins_router
 from perfapi.key_results.endpoints import router as key_results_router
 from perfapi.key_results.schemas import KEY_RESULT_CREATE_VARIANTS
@@ -124,6 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
         points_router,
         kpi_reports_router,
         forecasts_router,
+        insights_router,
         org_reports_router,
         webhook_sources_router,
         webhook_receiver_router,

@@ -94,6 +94,7 @@ def tagged_reads(org: Org) -> list[str]:
         f"/v1/objectives?as_of={AS_OF}",
         f"/v1/objectives/{org.objective}?as_of={AS_OF}",
         f"/v1/objectives/{org.objective}/progress?as_of={AS_OF}",
+        f"/v1/objectives/{org.objective}/outlook?as_of={AS_OF}",
         f"/v1/objectives/{org.objective}/progress/history?from=2026-01-01&to=2026-03-01",
         f"/v1/objectives/{org.objective}/kpis",
         f"/v1/objectives/{org.objective}/key-results?as_of={AS_OF}",

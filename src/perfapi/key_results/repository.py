@@ -293,3 +293,24 @@ async def kpi_ids_in_use(session: AsyncSession, org_id: UUID) -> list[tuple[UUID
         )
     )
     return [(objective_id, kpi_id) for objective_id, kpi_id in rows if kpi_id is not None]
+
+
+async def check_in_history(
+    session: AsyncSession, org_id: UUID, key_result_ids: Sequence[UUID], as_of: datetime
+) -> dict[UUID, list[tuple[datetime, float]]]:
+    """Each key result's check-ins at or before ``as_of``, oldest first, as (at, value)."""
+    if not key_result_ids:
+        return {}
+    rows = await session.execute(
+        select(CheckIn.key_result_id, CheckIn.at, CheckIn.value)
+        .where(
+            CheckIn.org_id == org_id,
+            one_of(CheckIn.key_result_id, key_result_ids),
+            CheckIn.at <= as_of,
+        )
+        .order_by(CheckIn.key_result_id, CheckIn.at, CheckIn.created_at)
+    )
+    history: dict[UUID, list[tuple[datetime, float]]] = {}
+    for key_result_id, at, value in rows:
+        history.setdefault(key_result_id, []).append((at, value))
+    return history

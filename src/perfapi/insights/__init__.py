@@ -1,0 +1,1 @@
+"""What needs attention: where objectives are heading, and (soon) the insights feed."""
