@@ -109,12 +109,9 @@ _kpis = Kpi.__table__.c
 _objectives = Objective.__table__.c
 
 
-class ScoreRow(Protocol):
-    """What the progress of a key result is computed from: a driver record, read by
-    attribute or unpacked in this order."""
+class RuleFields(Protocol):
+    """A key result's rule: what scores its current value."""
 
-    @property
-    def objective_id(self) -> UUID: ...
     @property
     def direction(self) -> str: ...
     @property
@@ -125,6 +122,15 @@ class ScoreRow(Protocol):
     def range_min(self) -> float | None: ...
     @property
     def range_max(self) -> float | None: ...
+
+
+class ScoreRow(RuleFields, Protocol):
+    """What the progress of a key result is computed from: a driver record, read by
+    attribute or unpacked in this order (objective_id, its rule's five fields, kpi_id,
+    weight, aggregation, check_in_value)."""
+
+    @property
+    def objective_id(self) -> UUID: ...
     @property
     def kpi_id(self) -> UUID | None: ...
     @property

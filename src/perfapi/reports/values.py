@@ -26,7 +26,7 @@ from perfapi.domain.progress import (
     roll_up_scores,
 )
 from perfapi.key_results import repository as key_results
-from perfapi.key_results.repository import ProgressRow, ScoreRow
+from perfapi.key_results.repository import ProgressRow, RuleFields, ScoreRow
 from perfapi.objectives import repository as objectives
 from perfapi.objectives.repository import TreeRow
 from perfapi.reports.current_values import (
@@ -173,21 +173,11 @@ async def progress_of(
     return progress_scores(facts, threshold)
 
 
-class ValuedKeyResult(Protocol):
-    """A key result as the key-results repository gives it: its rule's fields."""
+class ValuedKeyResult(RuleFields, Protocol):
+    """A key result as the key-results repository gives it: its id and rule."""
 
     @property
     def id(self) -> UUID: ...
-    @property
-    def direction(self) -> str: ...
-    @property
-    def start_value(self) -> float | None: ...
-    @property
-    def target_value(self) -> float | None: ...
-    @property
-    def range_min(self) -> float | None: ...
-    @property
-    def range_max(self) -> float | None: ...
 
 
 async def key_result_values(
