@@ -5,7 +5,9 @@ model's simulated futures of the days from the one holding as_of to the period's
 end are joined to the period's complete days so far (domain.outlook).
 """
 
-from datetime import date, datetime
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -31,6 +33,42 @@ OUTLOOK_LEVEL = 0.8
 _UTC = ZoneInfo("UTC")
 
 
+@dataclass(frozen=True)
+class Span:
+    """A period seen from as_of: its complete days so far and the days still to come."""
+
+    begin: datetime  # the period's first instant
+    known_until: datetime  # the end of its complete days so far
+    days_so_far: int
+    gap: int  # days between as_of's day and a period that starts later
+    ahead: int  # days still to come, the one holding as_of included
+
+    @classmethod
+    def of(cls, period_start: date, period_end: date, as_of: datetime) -> "Span":
+        begin, end = period_bounds(period_start, period_end)
+        today = datetime.combine(as_of.astimezone(UTC).date(), time(), UTC)
+        known_until = min(max(today, begin), end)
+        return cls(
+            begin,
+            known_until,
+            (known_until - begin).days,
+            max((begin - today).days, 0),
+            (end - known_until).days,
+        )
+
+
+async def so_far(
+    session: AsyncSession, org_id: UUID, wanted: Collection[tuple[UUID, Span]]
+) -> dict[tuple[UUID, Span], Partial]:
+    """What each (KPI, span) already holds: its complete days, in one read for all."""
+    queries = [(key, RangeQuery(key[0], key[1].begin, key[1].known_until)) for key in wanted]
+    asked = [(key, query) for key, query in queries if query.start < query.end]
+    found = await aggregate(session, org_id, [query for _, query in asked])
+    held = {key: Partial() for key in wanted}
+    held.update({key: partial for (key, _), partial in zip(asked, found, strict=True)})
+    return held
+
+
 class KpiFutures:
     """One KPI's daily model as of ``as_of``, fitted once however many periods ask."""
 
@@ -38,6 +76,7 @@ class KpiFutures:
         self.kpi = kpi
         self.history = history
         self._model: FittedModel | None = None
+        self._samples: dict[Span, tuple[Method | None, Samples]] = {}
 
     @classmethod
     async def load(
@@ -55,35 +94,26 @@ class KpiFutures:
         return cls(kpi, history)
 
     async def period_samples(
-        self, session: AsyncSession, org_id: UUID, period_start: date, period_end: date
+        self, span: Span, held: Partial
     ) -> tuple[Method | None, Samples] | None:
-        """The period's aggregation in each simulated future (the method: None once the
-        period is over); None when the period still runs and the history is too short."""
-        begin, end = period_bounds(period_start, period_end)
-        known_until = min(max(self.history.end, begin), end)  # the period's complete days
-        (so_far,) = (
-            await aggregate(session, org_id, [RangeQuery(self.kpi.id, begin, known_until)])
-            if begin < known_until
-            else [Partial()]
-        )
-        days_so_far = (known_until - begin).days
-        gap = max((begin - self.history.end).days, 0)  # a period starting after as_of's day
-        ahead = (end - known_until).days
-        if ahead > 0 and len(self.history.values) < MIN_HISTORY:
+        """The period's aggregation in each simulated future, given what it ``held`` so
+        far (the method: None once the period is over); None when the period still runs
+        and the history is too short to forecast."""
+        if span.ahead > 0 and len(self.history.values) < MIN_HISTORY:
             return None
-        return await run_in_threadpool(self._samples, so_far, days_so_far, gap, ahead)
+        if span not in self._samples:
+            self._samples[span] = await run_in_threadpool(self._simulate, span, held)
+        return self._samples[span]
 
-    def _samples(
-        self, so_far: Partial, days_so_far: int, gap: int, ahead: int
-    ) -> tuple[Method | None, Samples]:
+    def _simulate(self, span: Span, held: Partial) -> tuple[Method | None, Samples]:
         method: Method | None = None
         paths = np.empty((0, SIMULATIONS))
-        if ahead > 0:
+        if span.ahead > 0:
             if self._model is None:
                 self._model = fit(self.history.values, SEASON_LENGTH[ForecastInterval.DAY])
             method = self._model.method
-            paths = self._model.simulate(gap + ahead)[gap:]
-        return method, period_samples(so_far, days_so_far, self.kpi.aggregation, paths)
+            paths = self._model.simulate(span.gap + span.ahead)[span.gap :]
+        return method, period_samples(held, span.days_so_far, self.kpi.aggregation, paths)
 
 
 async def period_outlook(
@@ -98,7 +128,9 @@ async def period_outlook(
 ) -> tuple[Method | None, OutlookValue] | None:
     """The method (None once the period is over) and the outlook; None without data."""
     futures = await KpiFutures.load(session, org_id, kpi, as_of)
-    found = await futures.period_samples(session, org_id, period_start, period_end)
+    span = Span.of(period_start, period_end, as_of)
+    held = await so_far(session, org_id, [(kpi.id, span)])
+    found = await futures.period_samples(span, held[(kpi.id, span)])
     if found is None:
         return None
     method, samples = found

@@ -15,6 +15,7 @@ from uuid import UUID
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from perfapi.domain.aggregates import Partial
 from perfapi.domain.forecasting import SIMULATION_SEED, SIMULATIONS
 from perfapi.domain.objective_outlook import (
     SampledObjective,
@@ -24,7 +25,7 @@ from perfapi.domain.objective_outlook import (
     trend_samples,
 )
 from perfapi.domain.outlook import Samples
-from perfapi.forecasts.outlook import KpiFutures
+from perfapi.forecasts.outlook import KpiFutures, Span, so_far
 from perfapi.insights import schemas
 from perfapi.key_results import repository as key_results
 from perfapi.key_results.repository import ProgressRow
@@ -56,12 +57,18 @@ async def objective_outlook(
     tree = {objective.id: objective for objective in facts.objectives}
     manual = [item.id for item in facts.key_results if item.kpi_id is None]
     check_ins = await key_results.check_in_history(session, org_id, manual, as_of)
+    spans = {o.id: Span.of(o.start_date, o.due_date, as_of) for o in facts.objectives}
+    held = await so_far(
+        session,
+        org_id,
+        {(item.kpi_id, spans[item.objective_id]) for item in facts.key_results if item.kpi_id},
+    )
     futures: dict[UUID, KpiFutures] = {}
     values: dict[UUID, Samples] = {}
     for item in facts.key_results:
         values[item.id] = await _value_samples(
             session, org_id, item, tree[item.objective_id], facts.values.of(item), as_of,
-            check_ins.get(item.id, []), futures,
+            check_ins.get(item.id, []), futures, spans[item.objective_id], held,
         )  # fmt: skip
     scores = {
         item.id: key_result_samples(
@@ -112,6 +119,8 @@ async def _value_samples(
     as_of: datetime,
     check_ins: list[tuple[datetime, float]],
     futures: dict[UUID, KpiFutures],
+    span: Span,
+    held: dict[tuple[UUID, Span], Partial],
 ) -> Samples:
     """The key result's possible values at the end of its objective's due date."""
     known = np.full(SIMULATIONS, np.nan if current is None else current)
@@ -130,9 +139,7 @@ async def _value_samples(
     if item.kpi_id not in futures:
         kpi = _Kpi(item.kpi_id, item.aggregation)
         futures[item.kpi_id] = await KpiFutures.load(session, org_id, kpi, as_of)
-    found = await futures[item.kpi_id].period_samples(
-        session, org_id, objective.start_date, objective.due_date
-    )
+    found = await futures[item.kpi_id].period_samples(span, held[(item.kpi_id, span)])
     return known if found is None else found[1]
 
 
