@@ -135,6 +135,22 @@ def linked_key_result(kpi: int, kpi_id: UUID) -> dict[str, Any]:
     return body | {"direction": "at_least", "target_value": threshold}
 
 
+async def create_kpis_with_targets(api: Api) -> list[UUID]:
+    """KPI_COUNT KPIs, each with a 2025 target; their ids by KPI number."""
+    replies = await asyncio.gather(
+        *(api.send("POST", "/v1/kpis", kpi_body(kpi)) for kpi in range(KPI_COUNT))
+    )
+    kpi_ids = [UUID(reply["id"]) for reply in replies]
+    period = {"period_start": FIRST_DAY.isoformat(), "period_end": LAST_DAY.isoformat()}
+    await asyncio.gather(
+        *(
+            api.send("POST", f"/v1/kpis/{kpi_id}/targets", period | {"value": target_value(k)})
+            for k, kpi_id in enumerate(kpi_ids)
+        )
+    )
+    return kpi_ids
+
+
 async def create_objectives(api: Api) -> list[UUID]:
     """Level by level (a child needs its parent's id); in creation order."""
 
@@ -216,17 +232,7 @@ async def create_strategy(server: Server, database_url: str) -> Strategy:
         trust_env=False,  # no proxy from the environment: 127.0.0.1 only
     ) as client:
         api = Api(client)
-        kpis = await asyncio.gather(
-            *(api.send("POST", "/v1/kpis", kpi_body(kpi)) for kpi in range(KPI_COUNT))
-        )
-        kpi_ids = [UUID(reply["id"]) for reply in kpis]
-        period = {"period_start": FIRST_DAY.isoformat(), "period_end": LAST_DAY.isoformat()}
-        await asyncio.gather(
-            *(
-                api.send("POST", f"/v1/kpis/{kpi_id}/targets", period | {"value": target_value(k)})
-                for k, kpi_id in enumerate(kpi_ids)
-            )
-        )
+        kpi_ids = await create_kpis_with_targets(api)
         objectives = await create_objectives(api)
         assert len(objectives) == OBJECTIVE_COUNT
         key_results = await create_key_results(api, objectives, kpi_ids)

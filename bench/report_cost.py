@@ -26,7 +26,9 @@ all alike): one warm-up round, then --repeats rounds of
   goal achiev.   GET /v1/reports/goal-achievement over 2025 (every objective);
   alignment      GET /v1/reports/alignment;
   progress tree  GET /v1/objectives/{root}/progress (a root's subtree);
-  objective list GET /v1/objectives?limit=500 (one page, with progress).
+  objective list GET /v1/objectives?limit=500 (one page, with progress);
+  goal achiev., 304  the same report with If-None-Match of its current ETag: the
+                 cost of a dashboard's poll when nothing changed.
 Each is timed from sending to holding the whole answer (the floor's rows decoded,
 a reply's body read); parsing and checking the answers (counts of objectives, key
 results and rows, so a broken report cannot look fast) comes after, untimed.
@@ -54,10 +56,9 @@ from bench.reads import (
     POINT_COLUMNS,
     Api,
     count_tree,
-    kpi_body,
+    create_kpis_with_targets,
     linked_key_result,
     point_chunks,
-    target_value,
 )
 
 AS_OF = "2025-12-31"
@@ -125,18 +126,7 @@ async def create_kpis(server: Server, database_url: str) -> Org:
     async with httpx.AsyncClient(
         base_url=server.base_url, headers=server.headers, timeout=120, trust_env=False
     ) as client:
-        api = Api(client)
-        replies = await asyncio.gather(
-            *(api.send("POST", "/v1/kpis", kpi_body(kpi)) for kpi in range(KPI_COUNT))
-        )
-        kpi_ids = [UUID(reply["id"]) for reply in replies]
-        period = {"period_start": FIRST_DAY.isoformat(), "period_end": LAST_DAY.isoformat()}
-        await asyncio.gather(
-            *(
-                api.send("POST", f"/v1/kpis/{kpi_id}/targets", period | {"value": target_value(k)})
-                for k, kpi_id in enumerate(kpi_ids)
-            )
-        )
+        kpi_ids = await create_kpis_with_targets(Api(client))
     connection = await asyncpg.connect(libpq_url(database_url))
     try:
         org_id = await connection.fetchval("SELECT org_id FROM kpis WHERE id = $1", kpi_ids[0])
@@ -323,9 +313,23 @@ def timed_calls(
         assert all(item["progress"] is not None for item in items)
 
     window = f"from={FIRST_DAY}&to={LAST_DAY}&as_of={AS_OF}"
+    report = f"/v1/reports/goal-achievement?{window}"
+    tags: dict[str, str] = {}
+
+    async def unchanged() -> httpx.Response:
+        """A dashboard's poll of an unchanged report: the tag of the first answer back."""
+        if report not in tags:  # the warm-up round, untimed
+            tags[report] = (await client.get(report)).headers["etag"]
+        return await client.get(report, headers={"If-None-Match": tags[report]})
+
+    def not_modified(response: httpx.Response) -> None:
+        assert response.status_code == 304, response.status_code
+        assert response.content == b""
+
     return [
         Timed("floor", floor, floor_rows),
-        Timed("goal achievement", get(f"/v1/reports/goal-achievement?{window}"), goal_achievement),
+        Timed("goal achievement", get(report), goal_achievement),
+        Timed("goal achiev., 304", unchanged, not_modified),
         Timed("alignment", get("/v1/reports/alignment"), alignment),
         Timed(
             "progress tree",
