@@ -1,6 +1,5 @@
 """Reads through the session's asyncpg connection: same transaction, typed-enough rows."""
 
-import asyncio
 import re
 import uuid
 
@@ -9,9 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from perfapi.kit import driver
 from perfapi.kit.driver import DriverStatement
+from perfapi.orgs.service import create_org
 from perfapi.reports import schemas
 
-_NOW = DriverStatement.of(text("SELECT now()"))
+_ORGS = DriverStatement.of(text("SELECT count(*) FROM orgs"))
 
 
 async def test_a_first_read_through_the_driver_runs_in_the_sessions_transaction(
@@ -22,12 +22,15 @@ async def test_a_first_read_through_the_driver_runs_in_the_sessions_transaction(
             execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
         )
         # No statement has run yet: SQLAlchemy has not sent BEGIN.
-        (first,) = await driver.fetch(session, _NOW, {})
-        await asyncio.sleep(0.01)
-        (second,) = await driver.fetch(session, _NOW, {})
-        through_sqlalchemy = (await session.execute(text("SELECT now()"))).scalar_one()
-    # now() is the transaction's start: one transaction answers it the same every time.
-    assert first[0] == second[0] == through_sqlalchemy
+        ((before,),) = await driver.fetch(session, _ORGS, {})
+        async with sessionmaker() as writer, writer.begin():
+            await create_org(writer, f"org-{uuid.uuid4().hex[:8]}")
+        # Committed meanwhile, yet invisible: both reads below share the first one's snapshot.
+        ((after,),) = await driver.fetch(session, _ORGS, {})
+        through_sqlalchemy = (await session.execute(text("SELECT count(*) FROM orgs"))).scalar_one()
+    assert before == after == through_sqlalchemy
+    async with sessionmaker() as fresh:
+        assert (await fresh.execute(text("SELECT count(*) FROM orgs"))).scalar_one() == before + 1
 
 
 async def test_a_statement_compiles_once_with_its_own_values_and_shared_names(

@@ -15,10 +15,12 @@ from uuid import UUID
 import numpy as np
 from numpy.typing import NDArray
 
-from perfapi.domain.progress import ACHIEVED_TOLERANCE, bottom_up, children_index
-
-# Planned or abandoned children do not count, as in progress.
-_NOT_COUNTED = frozenset({"cancelled", "draft"})
+from perfapi.domain.progress import (
+    ACHIEVED_TOLERANCE,
+    NOT_COUNTED,
+    bottom_up,
+    children_index,
+)
 
 Samples = NDArray[np.float64]
 
@@ -73,7 +75,7 @@ def roll_up_samples(objectives: Sequence[SampledObjective]) -> dict[UUID, Sample
         terms = list(objective.key_results)
         for c in children[i]:
             child, child_progress = objectives[c], progress[c]
-            if child_progress is not None and child.status not in _NOT_COUNTED:
+            if child_progress is not None and child.status not in NOT_COUNTED:
                 terms.append((child.weight, child_progress))
         total = sum(weight for weight, _ in terms)
         if terms and total > 0:

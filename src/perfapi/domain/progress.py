@@ -10,7 +10,7 @@ from uuid import UUID
 ACHIEVED_TOLERANCE = 1e-9
 # Children in these states are planned or abandoned work: counting them would drag a
 # parent's progress for reasons unrelated to the work being done.
-_NOT_COUNTED = frozenset({"cancelled", "draft"})
+NOT_COUNTED = frozenset({"cancelled", "draft"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +216,7 @@ def _objective_progress(
     ]
     excluded: list[dict[str, Any]] = []
     for child, outcome in kids:
-        if child.status in _NOT_COUNTED:
+        if child.status in NOT_COUNTED:
             excluded.append({"id": str(child.id), "reason": child.status})
         elif outcome.progress is None:
             excluded.append({"id": str(child.id), "reason": "unmeasured"})
@@ -288,7 +288,7 @@ def roll_up_scores(
             weights, weighted = list(weights), list(weighted)  # the caller's stay as given
             for c in children[i]:
                 child, child_progress = objectives[c], progress[c]
-                if child_progress is not None and child.status not in _NOT_COUNTED:
+                if child_progress is not None and child.status not in NOT_COUNTED:
                     weights.append(child.weight)
                     weighted.append(child.weight * child_progress)
         progress[i] = _mean(weights, weighted)
