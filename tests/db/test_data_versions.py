@@ -16,6 +16,8 @@ UNWATCHED = {
     "rollup_changes",
     "org_data_versions",
     "data_version_bumps",
+    "kpi_point_versions",
+    "kpi_point_version_bumps",
 }
 
 INSERT_KPI = text(

@@ -7,7 +7,7 @@ happened) and repeats the bucket before it for the other aggregations (nothing w
 measured, so the last measure stands).
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from perfapi.domain.aggregates import aggregate
+from perfapi.domain.aggregates import EMPTY, aggregate
 from perfapi.domain.buckets import Interval, align_down, buckets, next_start
-from perfapi.ranges.service import RangeQuery
+from perfapi.ranges.service import RangeQuery, daily
 from perfapi.ranges.service import aggregate as aggregate_ranges
 
 
@@ -65,29 +65,85 @@ async def history_before(
     dimensions: Mapping[str, str],
 ) -> History:
     """The complete buckets that end at or before ``before`` (the bucket holding it is not)."""
+    found = await histories_before(
+        session, org_id, [kpi], interval=interval, tz=tz, before=before, dimensions=dimensions
+    )
+    return found[kpi.id]
+
+
+async def histories_before(
+    session: AsyncSession,
+    org_id: UUID,
+    kpis: Sequence[KpiRef],
+    *,
+    interval: ForecastInterval,
+    tz: ZoneInfo,
+    before: datetime,
+    dimensions: Mapping[str, str],
+) -> dict[UUID, History]:
+    """:func:`history_before` of each of these KPIs, read together (two statements)."""
+    end = history_end(before, interval, tz)
     bucket = Interval(interval.value)
-    end = align_down(before, bucket, tz)
     start = _back(end, interval, tz)
     # Whole buckets (both ends are bucket starts), the last MAX_HISTORY of them.
     bounds = buckets(start, end, bucket, tz, 2 * MAX_HISTORY[interval])[-MAX_HISTORY[interval] :]
+    if interval is ForecastInterval.DAY and tz.key == "UTC":
+        # Days of UTC are the day rollups': read per day, not as a range per bucket.
+        first_day, end_day = bounds[0][0].date(), end.date()
+        per_day = await daily(
+            session, org_id, [kpi.id for kpi in kpis], first_day, end_day, dimensions
+        )
+        return {
+            kpi.id: _history(
+                kpi.aggregation,
+                [start for start, _ in bounds],
+                [
+                    aggregate(per_day[kpi.id].get(start.date(), EMPTY), kpi.aggregation)
+                    for start, _ in bounds
+                ],
+                end,
+            )
+            for kpi in kpis
+        }
+    utc_bounds = [(first.astimezone(UTC), last.astimezone(UTC)) for first, last in bounds]
     partials = await aggregate_ranges(
         session,
         org_id,
-        [RangeQuery(kpi.id, first.astimezone(UTC), last.astimezone(UTC)) for first, last in bounds],
+        [RangeQuery(kpi.id, first, last) for kpi in kpis for first, last in utc_bounds],
         dimensions or None,
     )
-    measured = [aggregate(partial, kpi.aggregation) for partial in partials]
+    width = len(bounds)
+    return {
+        kpi.id: _history(
+            kpi.aggregation,
+            [start for start, _ in bounds],
+            [
+                aggregate(partial, kpi.aggregation)
+                for partial in partials[i * width : (i + 1) * width]
+            ],
+            end,
+        )
+        for i, kpi in enumerate(kpis)
+    }
+
+
+def history_end(before: datetime, interval: ForecastInterval, tz: ZoneInfo) -> datetime:
+    """The start of the bucket holding ``before``: where the history ends."""
+    return align_down(before, Interval(interval.value), tz)
+
+
+def _history(
+    aggregation: str, starts: Sequence[datetime], measured: Sequence[float | None], end: datetime
+) -> History:
     first_data = next((i for i, value in enumerate(measured) if value is not None), None)
     if first_data is None:
         return History([], [], end)
-    starts: list[datetime] = []
     values: list[float] = []
-    for (bucket_start, _), value in zip(bounds[first_data:], measured[first_data:], strict=True):
+    for value in measured[first_data:]:
         if value is None:
-            value = 0.0 if kpi.aggregation in _EMPTY_IS_ZERO else values[-1]
-        starts.append(bucket_start)
+            value = 0.0 if aggregation in _EMPTY_IS_ZERO else values[-1]
         values.append(value)
-    return History(starts, values, end)
+    return History(list(starts[first_data:]), values, end)
 
 
 def following_starts(

@@ -5,56 +5,28 @@ model's simulated futures of the days from the one holding as_of to the period's
 end are joined to the period's complete days so far (domain.outlook).
 """
 
-from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
 from perfapi.domain.aggregates import Partial
-from perfapi.domain.attainment import period_bounds
-from perfapi.domain.forecasting import MIN_HISTORY, SIMULATIONS, FittedModel, Method, fit
-from perfapi.domain.outlook import OutlookValue, Samples, outlook, period_samples
-from perfapi.forecasts.history import (
-    SEASON_LENGTH,
-    ForecastInterval,
-    History,
-    KpiRef,
-    history_before,
-)
+from perfapi.domain.forecasting import Method
+from perfapi.domain.outlook import OutlookValue, Samples, outlook
+from perfapi.forecasts.cache import KpiModel, kpi_models
+from perfapi.forecasts.history import ForecastInterval, KpiRef
+from perfapi.forecasts.spans import Span
 from perfapi.models import Kpi
 from perfapi.ranges.service import RangeQuery, aggregate
 
 OUTLOOK_LEVEL = 0.8
 _UTC = ZoneInfo("UTC")
 
-
-@dataclass(frozen=True)
-class Span:
-    """A period seen from as_of: its complete days so far and the days still to come."""
-
-    begin: datetime  # the period's first instant
-    known_until: datetime  # the end of its complete days so far
-    days_so_far: int
-    gap: int  # days between as_of's day and a period that starts later
-    ahead: int  # days still to come, the one holding as_of included
-
-    @classmethod
-    def of(cls, period_start: date, period_end: date, as_of: datetime) -> "Span":
-        begin, end = period_bounds(period_start, period_end)
-        today = datetime.combine(as_of.astimezone(UTC).date(), time(), UTC)
-        known_until = min(max(today, begin), end)
-        return cls(
-            begin,
-            known_until,
-            (known_until - begin).days,
-            max((begin - today).days, 0),
-            (end - known_until).days,
-        )
+Wanted = tuple[KpiModel, Span, Partial]
+"""A period of a KPI to simulate: the KPI's model, the span and what it held so far."""
 
 
 async def so_far(
@@ -69,51 +41,33 @@ async def so_far(
     return held
 
 
-class KpiFutures:
-    """One KPI's daily model as of ``as_of``, fitted once however many periods ask."""
+async def daily_models(
+    session: AsyncSession, org_id: UUID, kpis: Sequence[KpiRef], as_of: datetime
+) -> dict[UUID, KpiModel]:
+    """The daily (UTC) model of each KPI as of ``as_of``: what outlooks simulate."""
+    return await kpi_models(
+        session, org_id, kpis, interval=ForecastInterval.DAY, tz=_UTC, before=as_of, dimensions={}
+    )
 
-    def __init__(self, kpi: KpiRef, history: History) -> None:
-        self.kpi = kpi
-        self.history = history
-        self._model: FittedModel | None = None
-        self._samples: dict[Span, tuple[Method | None, Samples]] = {}
 
-    @classmethod
-    async def load(
-        cls, session: AsyncSession, org_id: UUID, kpi: KpiRef, as_of: datetime
-    ) -> "KpiFutures":
-        history = await history_before(
-            session,
-            org_id,
-            kpi,
-            interval=ForecastInterval.DAY,
-            tz=_UTC,
-            before=as_of,
-            dimensions={},
-        )
-        return cls(kpi, history)
+async def simulate_periods(wanted: Sequence[Wanted]) -> list[tuple[Method | None, Samples] | None]:
+    """Each period's simulated aggregations (None: still running, too little history).
 
-    async def period_samples(
-        self, span: Span, held: Partial
-    ) -> tuple[Method | None, Samples] | None:
-        """The period's aggregation in each simulated future, given what it ``held`` so
-        far (the method: None once the period is over); None when the period still runs
-        and the history is too short to forecast."""
-        if span.ahead > 0 and len(self.history.values) < MIN_HISTORY:
-            return None
-        if span not in self._samples:
-            self._samples[span] = await run_in_threadpool(self._simulate, span, held)
-        return self._samples[span]
+    What is not kept yet is computed in one worker thread: fitting and simulating take
+    milliseconds each, which must not stall every other request.
+    """
 
-    def _simulate(self, span: Span, held: Partial) -> tuple[Method | None, Samples]:
-        method: Method | None = None
-        paths = np.empty((0, SIMULATIONS))
-        if span.ahead > 0:
-            if self._model is None:
-                self._model = fit(self.history.values, SEASON_LENGTH[ForecastInterval.DAY])
-            method = self._model.method
-            paths = self._model.simulate(span.gap + span.ahead)[span.gap :]
-        return method, period_samples(held, span.days_so_far, self.kpi.aggregation, paths)
+    def compute() -> None:
+        for model, span, held in wanted:
+            if model.can_forecast(span):
+                model.period_samples(span, held)
+
+    if any(model.can_forecast(s) and not model.has_samples(s, h) for model, s, h in wanted):
+        await run_in_threadpool(compute)
+    return [
+        model.period_samples(span, held) if model.can_forecast(span) else None
+        for model, span, held in wanted
+    ]
 
 
 async def period_outlook(
@@ -127,10 +81,10 @@ async def period_outlook(
     as_of: datetime,
 ) -> tuple[Method | None, OutlookValue] | None:
     """The method (None once the period is over) and the outlook; None without data."""
-    futures = await KpiFutures.load(session, org_id, kpi, as_of)
+    model = (await daily_models(session, org_id, [kpi], as_of))[kpi.id]
     span = Span.of(period_start, period_end, as_of)
     held = await so_far(session, org_id, [(kpi.id, span)])
-    found = await futures.period_samples(span, held[(kpi.id, span)])
+    (found,) = await simulate_periods([(model, span, held[(kpi.id, span)])])
     if found is None:
         return None
     method, samples = found

@@ -23,12 +23,10 @@ from perfapi.domain.forecasting import (
 )
 from perfapi.errors import ValidationFailedError
 from perfapi.forecasts import schemas
+from perfapi.forecasts.cache import KpiModel, kpi_models
 from perfapi.forecasts.history import (
-    SEASON_LENGTH,
     ForecastInterval,
-    History,
     following_starts,
-    history_before,
 )
 from perfapi.models import Kpi
 
@@ -50,11 +48,13 @@ async def kpi_forecast(
     method: Method | None,
     dimensions: Mapping[str, str],
 ) -> schemas.Forecast:
-    history = await history_before(
-        session, org_id, kpi, interval=interval, tz=tz, before=as_of, dimensions=dimensions
-    )
-    forecast = await run_in_threadpool(_forecast, history, interval, horizon, level, method)
-    starts = following_starts(history.end, interval, tz, horizon)
+    (model,) = (
+        await kpi_models(
+            session, org_id, [kpi], interval=interval, tz=tz, before=as_of, dimensions=dimensions
+        )
+    ).values()
+    forecast = await run_in_threadpool(_forecast, model, horizon, level, method)
+    starts = following_starts(model.history.end, interval, tz, horizon)
     return schemas.Forecast(
         kpi_id=kpi.id,
         as_of=as_of,
@@ -72,15 +72,10 @@ async def kpi_forecast(
     )
 
 
-def _forecast(
-    history: History,
-    interval: ForecastInterval,
-    horizon: int,
-    level: float,
-    method: Method | None,
-) -> Forecast:
+def _forecast(model: KpiModel, horizon: int, level: float, method: Method | None) -> Forecast:
+    history, interval = model.history, model.interval
     try:
-        model = fit(history.values, SEASON_LENGTH[interval], method)
+        fitted = model.fitted(method)
     except TooLittleHistoryError as exc:
         raise ValidationFailedError.single(
             ["query", "method" if method else "interval"],
@@ -88,7 +83,7 @@ def _forecast(
             f"before as_of; {exc}. Use a shorter interval, a later as_of or another method.",
             "too_little_history",
         ) from None
-    forecast = model.forecast(horizon, level)
+    forecast = fitted.forecast(horizon, level)
     if all(math.isfinite(v) for v in (*forecast.mean, *forecast.lower, *forecast.upper)):
         return forecast
     # Beyond what a float holds (a trend of huge values extrapolated far): carry on flat.
@@ -109,17 +104,19 @@ async def kpi_anomalies(
 ) -> schemas.Anomalies:
     """Complete buckets overlapping [start, end) whose value lies outside what the model,
     fitted to the history up to ``end`` (or as_of), expected from the buckets before."""
-    history = await history_before(
-        session,
-        org_id,
-        kpi,
-        interval=interval,
-        tz=tz,
-        before=min(as_of, end),
-        dimensions=dimensions,
-    )
+    (model,) = (
+        await kpi_models(
+            session,
+            org_id,
+            [kpi],
+            interval=interval,
+            tz=tz,
+            before=min(as_of, end),
+            dimensions=dimensions,
+        )
+    ).values()
     first = align_down(start, Interval(interval.value), tz)
-    method, items = await run_in_threadpool(_anomalies, history, interval, first)
+    method, items = await run_in_threadpool(anomalies_since, model, first)
     return schemas.Anomalies(
         kpi_id=kpi.id,
         as_of=as_of,
@@ -127,17 +124,19 @@ async def kpi_anomalies(
         tz=tz.key,
         level=ANOMALY_LEVEL,
         method=method,
-        history=len(history.values),
+        history=len(model.history.values),
         items=items,
     )
 
 
-def _anomalies(
-    history: History, interval: ForecastInterval, first: datetime
+def anomalies_since(
+    model: KpiModel, first: datetime
 ) -> tuple[Method | None, list[schemas.Anomaly]]:
+    """The model's method and the anomalies among its history's buckets from ``first`` on
+    (synchronous: fitting takes milliseconds, so call it in a worker thread)."""
+    history = model.history
     if len(history.values) < MIN_HISTORY:
         return None, []
-    model = fit(history.values, SEASON_LENGTH[interval])
     items = []
     steps = model.one_step_ahead(ANOMALY_LEVEL)
     for index, (start, value, step) in enumerate(
@@ -158,4 +157,4 @@ def _anomalies(
                 direction="above" if value > step.upper else "below",
             )
         )
-    return model.method, items
+    return model.fitted().method, items

@@ -4,7 +4,7 @@ from functools import cache
 from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
-from sqlalchemy import BindParameter, ScalarSelect, any_, bindparam, delete, select
+from sqlalchemy import BindParameter, ScalarSelect, any_, bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -320,3 +320,34 @@ async def check_in_history(
     for key_result_id, at, value in rows:
         history.setdefault(key_result_id, []).append((at, value))
     return history
+
+
+class CheckInRecency(NamedTuple):
+    """A key result that takes check-ins, and when it last had one (None: never)."""
+
+    id: UUID
+    objective_id: UUID
+    title: str
+    created_at: datetime
+    last_check_in_at: datetime | None
+
+
+async def check_in_recency(
+    session: AsyncSession, org_id: UUID, as_of: datetime
+) -> list[CheckInRecency]:
+    """Every key result of the org that takes check-ins, with its latest at or before
+    ``as_of``: one pass over the org's check-ins."""
+    latest = (
+        select(CheckIn.key_result_id, func.max(CheckIn.at).label("at"))
+        .where(CheckIn.org_id == org_id, CheckIn.at <= as_of)
+        .group_by(CheckIn.key_result_id)
+        .subquery("latest")
+    )
+    statement: AnySelect = (
+        select(
+            KeyResult.id, KeyResult.objective_id, KeyResult.title, KeyResult.created_at, latest.c.at
+        )
+        .outerjoin(latest, latest.c.key_result_id == KeyResult.id)
+        .where(KeyResult.org_id == org_id, KeyResult.kpi_id.is_(None))
+    )
+    return [CheckInRecency._make(row) for row in await session.execute(statement)]

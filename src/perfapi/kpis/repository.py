@@ -1,6 +1,6 @@
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from sqlalchemy import Row, delete, func, select
@@ -174,3 +174,45 @@ async def target_for_period(
         )
     )
     return target
+
+
+class KpiFacts(NamedTuple):
+    """A KPI as the insights feed reads it, with its target covering the day, if any."""
+
+    id: UUID
+    key: str
+    name: str
+    unit: str | None
+    direction: str
+    aggregation: str
+    period_start: date | None
+    period_end: date | None
+    target: float | None
+
+
+async def facts_with_targets(session: AsyncSession, org_id: UUID, day: date) -> list[KpiFacts]:
+    """Every KPI of the org, in creation order, with its target whose period holds ``day``
+    (targets of one KPI never overlap, so there is at most one)."""
+    statement: AnySelect = (
+        select(
+            Kpi.id,
+            Kpi.key,
+            Kpi.name,
+            Kpi.unit,
+            Kpi.direction,
+            Kpi.aggregation,
+            KpiTarget.period_start,
+            KpiTarget.period_end,
+            KpiTarget.value,
+        )
+        .outerjoin(
+            KpiTarget,
+            (KpiTarget.org_id == Kpi.org_id)
+            & (KpiTarget.kpi_id == Kpi.id)
+            & (KpiTarget.period_start <= day)
+            & (KpiTarget.period_end >= day),
+        )
+        .where(Kpi.org_id == org_id)
+        .order_by(Kpi.created_at, Kpi.id)
+    )
+    return [KpiFacts._make(row) for row in await session.execute(statement)]

@@ -2,7 +2,12 @@
 
 from perfapi.db.base import Base
 from perfapi.models.api_key import ApiKey
-from perfapi.models.data_version import DataVersionBump, OrgDataVersion
+from perfapi.models.data_version import (
+    DataVersionBump,
+    KpiPointVersion,
+    KpiPointVersionBump,
+    OrgDataVersion,
+)
 from perfapi.models.idempotency_key import IdempotencyKey
 from perfapi.models.kpi import Kpi, KpiTarget
 from perfapi.models.objective import CheckIn, KeyResult, Objective, ObjectiveKpi
@@ -21,6 +26,8 @@ __all__ = [
     "Kpi",
     "KpiDayRollup",
     "KpiMonthRollup",
+    "KpiPointVersion",
+    "KpiPointVersionBump",
     "KpiTarget",
     "Objective",
     "ObjectiveKpi",

@@ -42,3 +42,30 @@ class DataVersionBump(Base):
     org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     tx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     dated_until: Mapped[datetime | None]
+
+
+class KpiPointVersion(Base):
+    """A KPI's points version: a new value of the data version sequence whenever a
+    transaction changes any of its points (through the change log every point write
+    appends to, ``rollup_changes``). Forecast models are cached under it, so a model
+    is refitted only when the points it was fitted to may have changed.
+
+    Bumped at commit as the org's version is (``kpi_point_version_bumps``), so writers
+    of one KPI never wait on each other for it. No foreign key, as for the org's.
+    """
+
+    __tablename__ = "kpi_point_versions"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kpi_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
+class KpiPointVersionBump(Base):
+    """A KPI whose points a transaction still in progress changed; gone at its commit."""
+
+    __tablename__ = "kpi_point_version_bumps"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kpi_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tx: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -2,7 +2,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from sqlalchemy import (
@@ -301,3 +301,22 @@ async def kpi_links(session: AsyncSession, org_id: UUID) -> list[tuple[UUID, UUI
         select(ObjectiveKpi.objective_id, ObjectiveKpi.kpi_id).where(ObjectiveKpi.org_id == org_id)
     )
     return [(objective_id, kpi_id) for objective_id, kpi_id in rows]
+
+
+class Stewardship(NamedTuple):
+    """Who answers for an objective, and how often its key results expect a check-in
+    (None: as its parent asks)."""
+
+    id: UUID
+    owner: str | None
+    check_in_every_days: int | None
+
+
+async def stewardship(session: AsyncSession, org_id: UUID) -> list[Stewardship]:
+    """Of every objective of the org, in no particular order."""
+    rows = await session.execute(
+        select(Objective.id, Objective.owner, Objective.check_in_every_days).where(
+            Objective.org_id == org_id
+        )
+    )
+    return [Stewardship._make(row) for row in rows]

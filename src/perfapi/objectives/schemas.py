@@ -5,6 +5,7 @@ from uuid import UUID
 
 from pydantic import Field
 
+from perfapi.domain.attention import DEFAULT_CHECK_IN_EVERY_DAYS
 from perfapi.kit.calendar import CalendarDate
 from perfapi.kit.fields import NOT_BLANK, JsonInteger, Number, Trimmed
 from perfapi.kit.schemas import RequestModel, ResponseModel, not_null
@@ -28,7 +29,6 @@ ObjectiveKey = Annotated[
 ]
 Description = Annotated[str, Field(max_length=10_000)]
 Weight = Annotated[Number, Field(gt=0, le=1_000_000, description="Relative weight among siblings.")]
-DEFAULT_CHECK_IN_EVERY_DAYS = 14
 CheckInEveryDays = Annotated[
     int,
     Field(

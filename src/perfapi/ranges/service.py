@@ -16,14 +16,14 @@ the aggregations need.
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.domain.aggregates import EMPTY, Partial, aggregate_summaries, combine
-from perfapi.domain.segments import decompose
+from perfapi.domain.segments import decompose, merge_day_ranges
 from perfapi.ranges import repository
 from perfapi.ranges.plan import Range, plan
 
@@ -112,3 +112,40 @@ async def _dirty(
     window_first = min(start for start, _ in ranges).astimezone(UTC).date()
     window_last = max(end for _, end in ranges).astimezone(UTC).date()
     return await repository.dirty_ranges(session, org_id, kpi_ids, window_first, window_last)
+
+
+async def daily(
+    session: AsyncSession,
+    org_id: UUID,
+    kpi_ids: Sequence[UUID],
+    first_day: date,
+    end_day: date,
+    dimensions: Mapping[str, str] | None = None,
+) -> dict[UUID, dict[date, Partial]]:
+    """Each KPI's points summarised per UTC day in [first_day, end_day) (days without
+    points absent): the day rollups where they are clean, raw points on days with
+    pending changes. Two statements for any number of KPIs and days, so a forecast of
+    every KPI reads two years of days for all of them at once."""
+    if not kpi_ids or first_day >= end_day:
+        return {kpi_id: {} for kpi_id in kpi_ids}
+    last_day = end_day - timedelta(days=1)
+    dirty = await repository.dirty_ranges(session, org_id, kpi_ids, first_day, last_day)
+    stale = {kpi_id: merge_day_ranges(spans) for kpi_id, spans in dirty.items()}
+    raw = [
+        (kpi_id, _midnight(first), _midnight(last + timedelta(days=1)))
+        for kpi_id, spans in stale.items()
+        for first, last in spans
+    ]
+    found: dict[UUID, dict[date, Partial]] = {kpi_id: {} for kpi_id in kpi_ids}
+    rows = await repository.day_summaries(
+        session, org_id, kpi_ids, first_day, end_day, raw, dimensions
+    )
+    for kpi_id, day, from_raw, partial in rows:
+        # A day with a pending change is read from raw points only.
+        if from_raw or not any(first <= day <= last for first, last in stale.get(kpi_id, ())):
+            found[kpi_id][day] = partial
+    return found
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)

@@ -76,9 +76,10 @@ def _periods(tree: Sequence[TreeRow]) -> dict[UUID, tuple[date, date]]:
 
 
 async def facts_of(
-    session: AsyncSession, org_id: UUID, root_ids: Sequence[UUID], as_of: datetime
+    session: AsyncSession, org_id: UUID, root_ids: Sequence[UUID] | None, as_of: datetime
 ) -> ProgressFacts[ProgressRow]:
-    """For these objectives and everything under them, to be explained."""
+    """For these objectives and everything under them (every objective for None), to be
+    explained."""
     tree, whole_org = await _tree(session, org_id, root_ids)
     periods = _periods(tree)
     items = await key_results.progress_rows(

@@ -255,8 +255,24 @@ async def unpark(session: AsyncSession, org_id: UUID | None, kpi: str | None) ->
 
 
 async def delete_kpi_rollups(session: AsyncSession, org_id: UUID, kpi_id: UUID) -> None:
-    for table in ("kpi_day_rollups", "kpi_month_rollups", "rollup_changes"):
+    for table in ("kpi_day_rollups", "kpi_month_rollups", "rollup_changes", "kpi_point_versions"):
         await session.execute(
             text(f"DELETE FROM {table} WHERE org_id = :org_id AND kpi_id = :kpi_id"),
             {"org_id": org_id, "kpi_id": kpi_id},
         )
+
+
+async def point_versions(
+    session: AsyncSession, org_id: UUID, kpi_ids: Sequence[UUID]
+) -> dict[UUID, int]:
+    """The points version of each of these KPIs that has one (none: never written)."""
+    if not kpi_ids:
+        return {}
+    result = await session.execute(
+        text(
+            "SELECT kpi_id, version FROM kpi_point_versions "
+            "WHERE org_id = :org_id AND kpi_id = ANY(CAST(:kpi_ids AS uuid[]))"
+        ),
+        {"org_id": org_id, "kpi_ids": list(kpi_ids)},
+    )
+    return {row.kpi_id: row.version for row in result}

@@ -232,3 +232,13 @@ async def retry_parked(session: AsyncSession, org_id: UUID | None, kpi: str | No
 
 async def count_parked(session: AsyncSession) -> int:
     return await repository.count_parked(session)
+
+
+async def point_versions(
+    session: AsyncSession, org_id: UUID, kpi_ids: Sequence[UUID]
+) -> dict[UUID, int]:
+    """Each KPI's points version: a new number whenever a commit changed any of its
+    points, 0 for a KPI never written; read in the session's snapshot, so it names the
+    points every other read of the request sees."""
+    found = await repository.point_versions(session, org_id, kpi_ids)
+    return {kpi_id: found.get(kpi_id, 0) for kpi_id in kpi_ids}
