@@ -12,11 +12,16 @@ ingestion writes it, rollups refreshed by the server's own refresher, ANALYZEd).
 Timed as of 2025-12-31, interleaved round-robin (so noise hits all alike): one
 warm-up round, then --repeats rounds of
   goal achievement   GET /v1/reports/goal-achievement over 2025 (1,000 objectives);
-  insights, warm     GET /v1/insights: every KPI's daily model already fitted;
+  insights, warm     GET /v1/insights (the first page, as a UI shows it): every
+                     KPI's daily model fitted and the org's snapshot kept;
+  insights, 1 KPI new  the same right after one KPI's points version changed: its
+                     model is fitted anew, and the org's snapshot (objective
+                     outlooks, periods so far) computed anew from the kept models;
   insights, cold     the same right after every KPI's points version changed (a
                      change-log row per KPI, as a write of points leaves, on a day
-                     with no points; the server's refresher then clears it before
-                     the call), so every model is fitted anew.
+                     with no points, and a new data version of the org; the
+                     server's refresher clears the change log before the call), so
+                     every model is fitted anew.
 Each is timed from sending to holding the whole answer; the answers are checked
 after, untimed (the feed lists insights of the expected kinds).
 Printed: medians in ms and each feed's ratio to goal achievement in the same
@@ -68,17 +73,23 @@ async def nothing() -> None:
     return None
 
 
-async def new_points_versions(database_url: str, strategy: Strategy) -> None:
-    """Give every KPI a new points version, as a write of its points would, and wait for
-    the server's refresher to clear the change log again."""
+async def new_points_versions(database_url: str, strategy: Strategy, kpis: int) -> None:
+    """Give the first ``kpis`` KPIs a new points version, as a write of their points
+    would, and wait for the server's refresher to clear the change log again."""
     connection = await asyncpg.connect(libpq_url(database_url))
     try:
         await connection.execute(
             "INSERT INTO rollup_changes (org_id, kpi_id, first_day, last_day) "
             "SELECT $1, kpi_id, $3, $3 FROM unnest($2::uuid[]) AS changed(kpi_id)",
             strategy.org_id,
-            strategy.kpi_ids,
+            strategy.kpi_ids[:kpis],
             EMPTY_DAY,
+        )
+        # What a write of points also does: a new data version of the org.
+        await connection.execute(
+            "UPDATE kpis SET updated_at = updated_at WHERE org_id = $1 AND id = ANY($2::uuid[])",
+            strategy.org_id,
+            strategy.kpi_ids[:kpis],
         )
         deadline = time.perf_counter() + REFRESH_TIMEOUT_SECONDS
         while await connection.fetchval("SELECT count(*) FROM rollup_changes"):
@@ -113,10 +124,13 @@ async def measure(
     """Median seconds per call, and the last feed (to count its kinds)."""
     goal_achievement, feed = checks(strategy)
 
-    async def cold() -> None:
-        await new_points_versions(database_url, strategy)
+    async def one_changed() -> None:
+        await new_points_versions(database_url, strategy, 1)
 
-    insights = f"/v1/insights?as_of={AS_OF}&limit=500"
+    async def cold() -> None:
+        await new_points_versions(database_url, strategy, len(strategy.kpi_ids))
+
+    insights = f"/v1/insights?as_of={AS_OF}"  # the first page, as a UI shows it
     calls = [
         Timed(
             "goal achievement",
@@ -125,6 +139,7 @@ async def measure(
             goal_achievement,
         ),
         Timed("insights, warm", nothing, insights, feed),
+        Timed("insights, 1 KPI new", one_changed, insights, feed),
         Timed("insights, cold", cold, insights, feed),
     ]
     seconds: dict[str, list[float]] = {call.name: [] for call in calls}

@@ -25,6 +25,8 @@ class Org:
     nps: str  # linked to Grow, no target
     orphan: str  # linked to nothing
     grow: str  # likely missed; team growth, owner ana
+    sales_kr: str  # a key result of Grow reading sales, 0 to 12,000
+    leads_kr: str  # a key result of Grow reading leads, at least 950
     shipped: str  # a key result of Grow last checked in 2026-01-30
     hire: str  # unaligned; team people, owner bo
 
@@ -63,7 +65,7 @@ async def an_org(client: httpx.AsyncClient, tenant: Tenant) -> Org:
     grow_body = {"title": "Grow", "team": "growth", "owner": "ana", **Q1}
     grow = await created(client, tenant, "/v1/objectives", grow_body)
     kr_path = f"/v1/objectives/{grow}/key-results"
-    await created(
+    sales_kr = await created(
         client,
         tenant,
         kr_path,
@@ -75,7 +77,7 @@ async def an_org(client: httpx.AsyncClient, tenant: Tenant) -> Org:
             "kpi_id": sales,
         },
     )
-    await created(
+    leads_kr = await created(
         client,
         tenant,
         kr_path,
@@ -92,7 +94,7 @@ async def an_org(client: httpx.AsyncClient, tenant: Tenant) -> Org:
     await link(client, tenant, grow, nps)
     hire_body = {"title": "Hire", "team": "people", "owner": "bo", **Q1}
     hire = await created(client, tenant, "/v1/objectives", hire_body)
-    return Org(sales, leads, nps, orphan, grow, shipped, hire)
+    return Org(sales, leads, nps, orphan, grow, sales_kr, leads_kr, shipped, hire)
 
 
 async def feed(client: httpx.AsyncClient, tenant: Tenant, **params: Any) -> dict[str, Any]:
@@ -333,3 +335,23 @@ async def test_another_orgs_feed_shows_nothing_of_this_one(
 async def test_an_empty_org_has_an_empty_feed(client: httpx.AsyncClient, tenant: Tenant) -> None:
     body = await feed(client, tenant)
     assert body == {"as_of": "2026-02-14T23:59:59.999999Z", "items": [], "next_cursor": None}
+
+
+async def test_the_feed_follows_every_write(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    """What the feed keeps between requests is kept per state of the org's data: a write
+    shows in the next answer."""
+    org = await an_org(client, tenant)
+    before = by_kind(await feed(client, tenant))
+    assert {i["subject"]["id"] for i in before["objective_likely_missed"]} == {org.grow}
+    assert {i["subject"]["id"] for i in before["kpi_at_risk"]} == {org.leads}
+    # Today's 10 leads corrected to 40: 480 of the 475 expected by now, on track.
+    await points_per_day(client, tenant, "leads", date(2026, 2, 14), 1, 40)
+    for key_result, target in ((org.sales_kr, 100), (org.leads_kr, 1)):
+        patched = await client.patch(
+            f"/v1/key-results/{key_result}", headers=tenant.headers, json={"target_value": target}
+        )
+        assert patched.status_code == 200, patched.text
+    after = by_kind(await feed(client, tenant))
+    assert "kpi_at_risk" not in after
+    assert "objective_likely_missed" not in after
+    assert {i["subject"]["id"] for i in after["kpi_off_track"]} == {org.sales}

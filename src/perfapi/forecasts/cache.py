@@ -69,7 +69,9 @@ class KpiModel:
     """One KPI's history and what is computed from it, each computed at most once.
 
     The computing methods are synchronous and can take tens of milliseconds: call
-    them in a worker thread unless :meth:`has_samples` says the answer is kept.
+    them in a worker thread unless :meth:`has_samples` says the answer is kept. A
+    model of a dimension filter forecasts, but never simulates periods: what a period
+    held is read of all the KPI's points.
     """
 
     def __init__(self, aggregation: str, interval: ForecastInterval, history: History) -> None:
@@ -78,7 +80,7 @@ class KpiModel:
         self.history = history
         self._fitted: dict[Method, FittedModel] = {}
         self._steps: dict[float, list[OneStep | None]] = {}
-        self._samples: dict[tuple[Span, Partial], tuple[Method | None, Samples]] = {}
+        self._samples: dict[Span, tuple[Method | None, Samples]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -110,16 +112,25 @@ class KpiModel:
     def can_forecast(self, span: Span) -> bool:
         return span.ahead == 0 or len(self.history.values) >= MIN_HISTORY
 
-    def has_samples(self, span: Span, held: Partial) -> bool:
+    def has_samples(self, span: Span) -> bool:
         with self._lock:
-            return (span, held) in self._samples
+            return span in self._samples
+
+    def samples(self, span: Span) -> tuple[Method | None, Samples]:
+        """What :meth:`period_samples` computed for the span."""
+        with self._lock:
+            return self._samples[span]
 
     def period_samples(self, span: Span, held: Partial) -> tuple[Method | None, Samples]:
         """The period's aggregation in each simulated future, given what it ``held`` so
-        far, and the method (None once the period is over). The period must be one
-        :meth:`can_forecast`."""
+        far (every point of the KPI in the span's complete days), and the method (None
+        once the period is over). The period must be one :meth:`can_forecast`.
+
+        Kept by span alone: what a span held is a function of the KPI's points, which
+        the model's key names, so a kept answer needs no read of it.
+        """
         with self._lock:
-            found = self._samples.get((span, held))
+            found = self._samples.get(span)
         if found is None:
             method: Method | None = None
             paths = np.empty((0, SIMULATIONS))
@@ -129,7 +140,7 @@ class KpiModel:
                 paths = model.simulate(span.gap + span.ahead)[span.gap :]
             found = method, period_samples(held, span.days_so_far, self.aggregation, paths)
             with self._lock:
-                self._samples[(span, held)] = found
+                self._samples[span] = found
         return found
 
 

@@ -25,8 +25,9 @@ from perfapi.ranges.service import RangeQuery, aggregate
 OUTLOOK_LEVEL = 0.8
 _UTC = ZoneInfo("UTC")
 
-Wanted = tuple[KpiModel, Span, Partial]
-"""A period of a KPI to simulate: the KPI's model, the span and what it held so far."""
+Wanted = tuple[UUID, KpiModel, Span]
+"""A period of a KPI to simulate: the KPI, its daily model (without dimension filter)
+and the period seen from as_of."""
 
 
 async def so_far(
@@ -50,24 +51,30 @@ async def daily_models(
     )
 
 
-async def simulate_periods(wanted: Sequence[Wanted]) -> list[tuple[Method | None, Samples] | None]:
+async def simulate_periods(
+    session: AsyncSession, org_id: UUID, wanted: Sequence[Wanted]
+) -> list[tuple[Method | None, Samples] | None]:
     """Each period's simulated aggregations (None: still running, too little history).
 
-    What is not kept yet is computed in one worker thread: fitting and simulating take
-    milliseconds each, which must not stall every other request.
+    What the models do not keep yet is computed in one worker thread, after one read of
+    what those periods held so far: fitting and simulating take milliseconds each, which
+    must not stall every other request.
     """
+    missing = {
+        (kpi_id, span)
+        for kpi_id, model, span in wanted
+        if model.can_forecast(span) and not model.has_samples(span)
+    }
+    if missing:
+        held = await so_far(session, org_id, missing)
 
-    def compute() -> None:
-        for model, span, held in wanted:
-            if model.can_forecast(span):
-                model.period_samples(span, held)
+        def compute() -> None:
+            for kpi_id, model, span in wanted:
+                if (kpi_id, span) in held:
+                    model.period_samples(span, held[(kpi_id, span)])
 
-    if any(model.can_forecast(s) and not model.has_samples(s, h) for model, s, h in wanted):
         await run_in_threadpool(compute)
-    return [
-        model.period_samples(span, held) if model.can_forecast(span) else None
-        for model, span, held in wanted
-    ]
+    return [model.samples(span) if model.can_forecast(span) else None for _, model, span in wanted]
 
 
 async def period_outlook(
@@ -83,8 +90,7 @@ async def period_outlook(
     """The method (None once the period is over) and the outlook; None without data."""
     model = (await daily_models(session, org_id, [kpi], as_of))[kpi.id]
     span = Span.of(period_start, period_end, as_of)
-    held = await so_far(session, org_id, [(kpi.id, span)])
-    (found,) = await simulate_periods([(model, span, held[(kpi.id, span)])])
+    (found,) = await simulate_periods(session, org_id, [(kpi.id, model, span)])
     if found is None:
         return None
     method, samples = found

@@ -5,6 +5,7 @@ Models are fitted in a worker thread: a seasonal fit takes tens of milliseconds
 """
 
 import math
+from bisect import bisect_left
 from collections.abc import Mapping
 from datetime import datetime
 from uuid import UUID
@@ -139,10 +140,12 @@ def anomalies_since(
         return None, []
     items = []
     steps = model.one_step_ahead(ANOMALY_LEVEL)
-    for index, (start, value, step) in enumerate(
-        zip(history.starts, history.values, steps, strict=True)
+    # Only the buckets from ``first`` on: the feed asks of a week in two years of days.
+    begin = max(bisect_left(history.starts, first), ANOMALY_MIN_HISTORY)
+    for start, value, step in zip(
+        history.starts[begin:], history.values[begin:], steps[begin:], strict=True
     ):
-        if index < ANOMALY_MIN_HISTORY or step is None or start < first:
+        if step is None:
             continue
         if step.lower <= value <= step.upper or step.sigma == 0:
             continue  # inside, or a series the model follows exactly: no surprise

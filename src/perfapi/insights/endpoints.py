@@ -3,6 +3,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import TypeAdapter
 
 from perfapi.auth.dependencies import ReadAccess
 from perfapi.conditional.dependencies import conditional
@@ -18,6 +19,9 @@ from perfapi.kit.pagination import Pagination, encode_cursor
 from perfapi.reports.params import AsOf, Threshold
 
 router = APIRouter(tags=["Insights"])
+
+# A page validated in one call: a model built per item costs twice as much.
+_INSIGHTS = TypeAdapter(list[schemas.Insight])
 
 
 @router.get(
@@ -83,8 +87,9 @@ async def list_insights(
     )
     found = await insights(session, principal.org_id, query)
     if export_format is not ExportFormat.JSON:
+        every = _INSIGHTS.validate_python([draft.item() for draft in found])
         return computed_export(
-            [_row(item) for item in found] if export_format is ExportFormat.CSV else found,
+            [_row(item) for item in every] if export_format is ExportFormat.CSV else every,
             export_format,
             item_model=schemas.InsightRow if export_format is ExportFormat.CSV else schemas.Insight,
             filename="insights",
@@ -98,11 +103,12 @@ async def list_insights(
     if len(found) > pagination.limit:
         last = page[-1]
         next_cursor = encode_cursor(
-            [last.severity, last.kind.value, last.subject.title, str(last.subject.id)]
+            [last.severity, last.kind.value, last.title, str(last.subject_id)]
         )
         next_url = request.url.include_query_params(cursor=next_cursor)
         response.headers["Link"] = f'<{next_url}>; rel="next"'
-    return schemas.InsightFeed(as_of=as_of, items=page, next_cursor=next_cursor)
+    items = _INSIGHTS.validate_python([draft.item() for draft in page])
+    return schemas.InsightFeed(as_of=as_of, items=items, next_cursor=next_cursor)
 
 
 def _row(item: schemas.Insight) -> schemas.InsightRow:

@@ -24,7 +24,7 @@ from perfapi.domain.objective_outlook import (
     trend_samples,
 )
 from perfapi.domain.outlook import Samples
-from perfapi.forecasts.outlook import Wanted, daily_models, simulate_periods, so_far
+from perfapi.forecasts.outlook import Wanted, daily_models, simulate_periods
 from perfapi.forecasts.spans import Span
 from perfapi.insights import schemas
 from perfapi.key_results import repository as key_results
@@ -72,15 +72,11 @@ async def sample_tree(
         session, org_id, [_Kpi(k, a) for k, a in aggregation_of.items() if k and a], as_of
     )
     spans = {o.id: Span.of(o.start_date, o.due_date, as_of) for o in facts.objectives}
-    held = await so_far(
-        session, org_id, {(item.kpi_id, spans[item.objective_id]) for item in fed if item.kpi_id}
-    )
     wanted: list[Wanted] = []
     for item in fed:
         assert item.kpi_id is not None
-        span = spans[item.objective_id]
-        wanted.append((models[item.kpi_id], span, held[(item.kpi_id, span)]))
-    simulated = await simulate_periods(wanted)
+        wanted.append((item.kpi_id, models[item.kpi_id], spans[item.objective_id]))
+    simulated = await simulate_periods(session, org_id, wanted)
     values: dict[UUID, Samples] = {}
     for item in facts.key_results:
         current = facts.values.of(item)
