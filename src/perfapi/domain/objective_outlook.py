@@ -54,7 +54,8 @@ def key_result_samples(
                 scores = ((values >= range_min) & (values <= range_max)).astype(np.float64)
         else:
             raise ValueError(f"unknown key result direction {direction!r}")
-    return np.where(known, np.nan_to_num(scores, nan=0.0), 0.0)
+    # Scores are clipped to [0, 1] or 0/1, so NaN (inf - inf, 0 * inf) is all to clear.
+    return np.where(known & ~np.isnan(scores), scores, 0.0)
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,11 @@ class Expectation:
 
 def expectation(samples: Samples, threshold: float, level: float = 0.8) -> Expectation:
     tail = (1 - level) / 2
+    lower, upper = np.quantile(samples, (tail, 1 - tail))  # one sort for both
     return Expectation(
         expected=float(np.mean(samples)),
-        lower=float(np.quantile(samples, tail)),
-        upper=float(np.quantile(samples, 1 - tail)),
+        lower=float(lower),
+        upper=float(upper),
         probability=float(np.mean(samples >= threshold - ACHIEVED_TOLERANCE)),
     )
 

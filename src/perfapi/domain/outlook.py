@@ -70,9 +70,10 @@ def outlook(
     met = finite >= target if direction == "higher_is_better" else finite <= target
     # A certain outcome stays exact: the mean of a thousand equal floats need not be one.
     certain = bool(np.all(finite == finite[0]))
+    lower, upper = np.quantile(finite, (tail, 1 - tail))  # one sort for both
     return OutlookValue(
         value=float(finite[0]) if certain else float(np.mean(finite)),
-        lower=float(np.quantile(finite, tail)),
-        upper=float(np.quantile(finite, 1 - tail)),
+        lower=float(lower),
+        upper=float(upper),
         probability=float(np.mean(met)),
     )
