@@ -97,5 +97,6 @@ async def test_anomalies_export_and_bad_input(client: httpx.AsyncClient, tenant:
         anomalies_url(kpi, day_after(10), day_after(5)),
         anomalies_url(kpi, day_after(0), day_after(5), interval="year"),
         anomalies_url(kpi, "yesterday", day_after(5)),
+        anomalies_url(kpi, "1990-01-01", "2020-01-01"),  # 10,957 days
     ):
         assert_problem(await client.get(url, headers=tenant.headers), 422)

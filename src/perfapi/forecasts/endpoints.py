@@ -7,6 +7,7 @@ from perfapi.auth.dependencies import ReadAccess
 from perfapi.conditional.dependencies import conditional
 from perfapi.conditional.tags import Clock
 from perfapi.db.session import DbSession
+from perfapi.domain.buckets import Interval, buckets
 from perfapi.domain.forecasting import MIN_HISTORY, Method
 from perfapi.forecasts import schemas, service
 from perfapi.forecasts.history import MAX_HISTORY, ForecastInterval
@@ -14,8 +15,9 @@ from perfapi.kit.exports import ExportFormat, ExportFormatParam, computed_export
 from perfapi.kit.timerange import RequiredFromParam, RequiredToParam, required_range
 from perfapi.kpis import service as kpis
 from perfapi.points.endpoints import dimension_filters
+from perfapi.reports.kpi_reports import MAX_BUCKETS
 from perfapi.reports.params import AsOf
-from perfapi.reports.query import Zone
+from perfapi.reports.query import Zone, too_many_buckets_is_422
 
 router = APIRouter(tags=["Forecasts"])
 
@@ -88,7 +90,8 @@ async def get_kpi_forecast(
     "value lies outside the model's one-step-ahead prediction interval at level 0.99. The "
     "model (as for forecasts) is fitted to the history up to `to`; a bucket is judged only "
     f"with at least {service.ANOMALY_MIN_HISTORY} buckets of history before it, and with "
-    f"fewer than {MIN_HISTORY} in all there are no items. Filter by dimensions with "
+    f"fewer than {MIN_HISTORY} in all there are no items. A range of more than "
+    f"{MAX_BUCKETS:,} buckets is refused, as for series. Filter by dimensions with "
     "`dim.<name>=<value>`. Exports list the items.",
     response_model=schemas.Anomalies,
     responses=export_responses("The anomalies."),
@@ -107,6 +110,9 @@ async def list_kpi_anomalies(
 ) -> schemas.Anomalies | Response:
     kpi = await kpis.get(session, principal.org_id, kpi_id)
     first, last = required_range(start, end, tz)
+    with too_many_buckets_is_422():
+        # As a series of the range would be refused: the range is judged bucket by bucket.
+        buckets(first, last, Interval(interval.value), tz, MAX_BUCKETS)
     anomalies = await service.kpi_anomalies(
         session,
         principal.org_id,
