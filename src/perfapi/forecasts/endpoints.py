@@ -35,10 +35,11 @@ _HISTORY_LIMITS = ", ".join(f"{count} {interval.value}s" for interval, count in 
     description="History is the KPI's aggregation per complete bucket ending at or before "
     f"as_of (at most {_HISTORY_LIMITS}); `buckets` are the `horizon` buckets after the last "
     "complete one, so the bucket holding as_of is forecast whole. The method is chosen from "
-    "the history unless `method` names one: `seasonal` (exponential smoothing with a damped "
-    "trend and seasons of 7 days, 52 weeks or 12 months) from two full seasons, `trend` (the "
-    f"same without seasons) from 6 buckets, `naive` (the last value) from {MIN_HISTORY}. Less "
-    "history than the method needs: 422. Filter by dimensions with `dim.<name>=<value>`. "
+    "the history unless `method` names one: `seasonal` (seasons of 7 days, 52 weeks or 12 "
+    "months: exponential smoothing with a damped trend for days, the mean of Holt-Winters and "
+    "an STL forecast for weeks and months) from two full seasons, `trend` (exponential "
+    f"smoothing with a damped trend) from 6 buckets, `naive` (the last value) from {MIN_HISTORY}. "
+    "Less history than the method needs: 422. Filter by dimensions with `dim.<name>=<value>`. "
     "Exports list the buckets.",
     response_model=schemas.Forecast,
     responses=export_responses("The forecast."),
