@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from perfapi.domain.aggregates import EMPTY, aggregate
+from perfapi.domain.aggregates import aggregate
 from perfapi.domain.buckets import Interval, align_down, buckets, next_start
 from perfapi.ranges.service import RangeQuery, daily
 from perfapi.ranges.service import aggregate as aggregate_ranges
@@ -89,22 +89,26 @@ async def histories_before(
     bounds = buckets(start, end, bucket, tz, 2 * MAX_HISTORY[interval])[-MAX_HISTORY[interval] :]
     if interval is ForecastInterval.DAY and tz.key == "UTC":
         # Days of UTC are the day rollups': read per day, not as a range per bucket.
-        first_day, end_day = bounds[0][0].date(), end.date()
+        starts = [start for start, _ in bounds]
         per_day = await daily(
-            session, org_id, [kpi.id for kpi in kpis], first_day, end_day, dimensions
+            session,
+            org_id,
+            {kpi.id: kpi.aggregation for kpi in kpis},
+            starts[0].date(),
+            end.date(),
+            dimensions,
         )
-        return {
-            kpi.id: _history(
-                kpi.aggregation,
-                [start for start, _ in bounds],
-                [
-                    aggregate(per_day[kpi.id].get(start.date(), EMPTY), kpi.aggregation)
-                    for start, _ in bounds
-                ],
-                end,
-            )
-            for kpi in kpis
-        }
+        histories = {}
+        for kpi in kpis:
+            days = per_day[kpi.id]
+            first = min(days, default=None)
+            if first is None:
+                histories[kpi.id] = History([], [], end)
+                continue
+            kept = [start for start in starts if start.date() >= first]
+            values = [days.get(start.date()) for start in kept]
+            histories[kpi.id] = _history(kpi.aggregation, kept, values, end)
+        return histories
     utc_bounds = [(first.astimezone(UTC), last.astimezone(UTC)) for first, last in bounds]
     partials = await aggregate_ranges(
         session,

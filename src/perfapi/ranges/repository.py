@@ -5,6 +5,7 @@ months, days and raw ranges a read needs."""
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -219,14 +220,40 @@ async def value_parts(
     return {first[row[0]] + row[1]: Summary._make(row[2:]) for row in rows}
 
 
-_DAY_SUMMARY = (
-    "sum(r.count)::bigint, sum(r.sum), min(r.min), max(r.max), max(r.last_ts),"
-    " (array_agg(r.last_value ORDER BY r.last_ts DESC, r.dims_hash DESC))[1],"
-    " sum(r.sum_x), sum(r.sum_xx), sum(r.sum_xy)"
+# What each aggregation reads of a day: count, sum, min, max and the last value (the
+# latest point's, of the latest dimension set on a tie, as every other read picks it).
+_DAY_VALUES = (
+    "sum(r.count)::bigint, sum(r.sum), min(r.min), max(r.max),"
+    " (array_agg(r.last_value ORDER BY r.last_ts DESC, r.dims_hash DESC))[1]"
+)
+_RAW_DAY_VALUES = (
+    "count(*), sum(p.value), min(p.value), max(p.value),"
+    " (array_agg(p.value ORDER BY p.ts DESC, p.dims_hash DESC))[1]"
 )
 
 
-async def day_summaries(
+@cache
+def _day_values_statement(filtered: bool) -> DriverStatement:
+    rollup_filter = " AND r.dimensions @> CAST(:dimensions AS jsonb)" if filtered else ""
+    point_filter = " AND p.dimensions @> CAST(:dimensions AS jsonb)" if filtered else ""
+    return DriverStatement.of(
+        text(
+            f"SELECT r.kpi_id, r.day, false, {_DAY_VALUES} FROM kpi_day_rollups r"
+            " WHERE r.org_id = :org_id AND r.kpi_id = ANY(CAST(:kpi_ids AS uuid[]))"
+            f" AND r.day >= :first_day AND r.day < :end_day{rollup_filter}"
+            " GROUP BY r.kpi_id, r.day UNION ALL "
+            f"SELECT q.kpi_id, (p.ts AT TIME ZONE 'UTC')::date, true, {_RAW_DAY_VALUES} "
+            "FROM unnest(CAST(:raw_kpi AS uuid[]), CAST(:raw_from AS timestamptz[]),"
+            " CAST(:raw_to AS timestamptz[])) AS q(kpi_id, t0, t1) "
+            "CROSS JOIN LATERAL (SELECT p.ts, p.value, p.dims_hash FROM points p"
+            " WHERE p.org_id = :org_id AND p.kpi_id = q.kpi_id"
+            f" AND p.ts >= q.t0 AND p.ts < q.t1{point_filter}{_ONE_PROBE_EACH}) p "
+            "GROUP BY q.kpi_id, 2"
+        )
+    )
+
+
+async def day_values(
     session: AsyncSession,
     org_id: UUID,
     kpi_ids: Sequence[UUID],
@@ -234,11 +261,12 @@ async def day_summaries(
     end_day: date,
     raw: Sequence[tuple[UUID, datetime, datetime]],
     dimensions: Mapping[str, str] | None,
-) -> list[tuple[UUID, date, bool, Partial]]:
-    """Per KPI and UTC day in [first_day, end_day) with points: (kpi_id, day, from_raw,
-    summary), from the day rollups, and from raw points within the ``raw`` ranges (whole
-    UTC days whose rollups may be stale: the caller drops the rollup rows of those days).
-    One statement, so both are read in one snapshot."""
+) -> list[Any]:
+    """Per KPI and UTC day in [first_day, end_day) with points: rows of (kpi_id, day,
+    from_raw, count, sum, min, max, last_value), from the day rollups, and from raw
+    points within the ``raw`` ranges (whole UTC days whose rollups may be stale: the
+    caller drops the rollup rows of those days). One statement, so both are read in one
+    snapshot; plain driver rows, as two years of days of every KPI are many."""
     params: dict[str, Any] = {
         "org_id": org_id,
         "kpi_ids": list(kpi_ids),
@@ -248,44 +276,6 @@ async def day_summaries(
         "raw_from": [part[1] for part in raw],
         "raw_to": [part[2] for part in raw],
     }
-    rollup_filter = point_filter = ""
     if dimensions:
         params["dimensions"] = json.dumps(dict(dimensions))
-        rollup_filter = " AND r.dimensions @> CAST(:dimensions AS jsonb)"
-        point_filter = " AND p.dimensions @> CAST(:dimensions AS jsonb)"
-    statement = (
-        f"SELECT r.kpi_id, r.day, false, {_DAY_SUMMARY} FROM kpi_day_rollups r"
-        " WHERE r.org_id = :org_id AND r.kpi_id = ANY(CAST(:kpi_ids AS uuid[]))"
-        f" AND r.day >= :first_day AND r.day < :end_day{rollup_filter}"
-        " GROUP BY r.kpi_id, r.day UNION ALL "
-        "SELECT q.kpi_id, (p.ts AT TIME ZONE 'UTC')::date, true, count(*), sum(p.value),"
-        " min(p.value), max(p.value), max(p.ts),"
-        " (array_agg(p.value ORDER BY p.ts DESC, p.dims_hash DESC))[1],"
-        f" sum({POINT_X}), sum({POINT_X} * {POINT_X}), sum({POINT_X} * p.value) "
-        "FROM unnest(CAST(:raw_kpi AS uuid[]), CAST(:raw_from AS timestamptz[]),"
-        " CAST(:raw_to AS timestamptz[])) AS q(kpi_id, t0, t1) "
-        "CROSS JOIN LATERAL (SELECT p.ts, p.value, p.dims_hash FROM points p"
-        " WHERE p.org_id = :org_id AND p.kpi_id = q.kpi_id"
-        f" AND p.ts >= q.t0 AND p.ts < q.t1{point_filter}{_ONE_PROBE_EACH}) p "
-        "GROUP BY q.kpi_id, 2"
-    )
-    rows = await session.execute(text(statement), params)
-    return [
-        (
-            row[0],
-            row[1],
-            row[2],
-            Partial(
-                count=int(row[3]),
-                sum=float(row[4]),
-                min=row[5],
-                max=row[6],
-                last_ts=row[7],
-                last_value=row[8],
-                sum_x=float(row[9]),
-                sum_xx=float(row[10]),
-                sum_xy=float(row[11]),
-            ),
-        )
-        for row in rows
-    ]
+    return await driver.fetch(session, _day_values_statement(bool(dimensions)), params)

@@ -117,34 +117,51 @@ async def _dirty(
 async def daily(
     session: AsyncSession,
     org_id: UUID,
-    kpi_ids: Sequence[UUID],
+    kpis: Mapping[UUID, str],
     first_day: date,
     end_day: date,
     dimensions: Mapping[str, str] | None = None,
-) -> dict[UUID, dict[date, Partial]]:
-    """Each KPI's points summarised per UTC day in [first_day, end_day) (days without
-    points absent): the day rollups where they are clean, raw points on days with
-    pending changes. Two statements for any number of KPIs and days, so a forecast of
-    every KPI reads two years of days for all of them at once."""
-    if not kpi_ids or first_day >= end_day:
-        return {kpi_id: {} for kpi_id in kpi_ids}
+) -> dict[UUID, dict[date, float]]:
+    """Each KPI's aggregation (``kpis`` maps KPI ids to theirs) per UTC day in
+    [first_day, end_day), days without points absent: from the day rollups where they
+    are clean, from raw points on days with pending changes. Two statements for any
+    number of KPIs and days, so forecasts of every KPI read two years of days at once."""
+    found: dict[UUID, dict[date, float]] = {kpi_id: {} for kpi_id in kpis}
+    if not kpis or first_day >= end_day:
+        return found
     last_day = end_day - timedelta(days=1)
-    dirty = await repository.dirty_ranges(session, org_id, kpi_ids, first_day, last_day)
+    dirty = await repository.dirty_ranges(session, org_id, kpis, first_day, last_day)
     stale = {kpi_id: merge_day_ranges(spans) for kpi_id, spans in dirty.items()}
     raw = [
         (kpi_id, _midnight(first), _midnight(last + timedelta(days=1)))
         for kpi_id, spans in stale.items()
         for first, last in spans
     ]
-    found: dict[UUID, dict[date, Partial]] = {kpi_id: {} for kpi_id in kpi_ids}
-    rows = await repository.day_summaries(
-        session, org_id, kpi_ids, first_day, end_day, raw, dimensions
+    rows = await repository.day_values(
+        session, org_id, list(kpis), first_day, end_day, raw, dimensions
     )
-    for kpi_id, day, from_raw, partial in rows:
+    for kpi_id, day, from_raw, count, total, low, high, last in rows:
         # A day with a pending change is read from raw points only.
-        if from_raw or not any(first <= day <= last for first, last in stale.get(kpi_id, ())):
-            found[kpi_id][day] = partial
+        if from_raw or not any(first <= day <= end for first, end in stale.get(kpi_id, ())):
+            found[kpi_id][day] = day_value(kpis[kpi_id], count, total, low, high, last)
     return found
+
+
+def day_value(
+    aggregation: str, count: int, total: float, low: float, high: float, last: float
+) -> float:
+    """A day's aggregation from its summary (a day with points, so never None)."""
+    if aggregation == "sum":
+        return float(total)
+    if aggregation == "avg":
+        return float(total) / count
+    if aggregation == "count":
+        return float(count)
+    if aggregation == "min":
+        return float(low)
+    if aggregation == "max":
+        return float(high)
+    return float(last)
 
 
 def _midnight(day: date) -> datetime:
