@@ -188,7 +188,10 @@ def run(points: int, repeats: int) -> None:
         medians, feed = asyncio.run(measure(server, database_url, strategy, repeats))
     kinds = Counter(item["kind"] for item in feed["items"])
     print()
-    print(f"the feed as of {AS_OF}: " + ", ".join(f"{n} {k}" for k, n in kinds.most_common()))
+    print(
+        f"the feed's first page as of {AS_OF}: "
+        + ", ".join(f"{n} {k}" for k, n in kinds.most_common())
+    )
     print(f"medians of {repeats} interleaved rounds, as of {AS_OF}")
     base = medians["goal achievement"]
     for name, median in medians.items():

@@ -12,23 +12,49 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from perfapi.demo import DemoSummary, OrgNotEmptyError, load_demo
-from perfapi.demo.data import build_dataset
-from perfapi.demo.series import midnight
-from perfapi.demo.specs import Dataset, KeyResultSpec
+from perfapi.demo.data import QUIET_FOR, QUIET_KEY_RESULT, build_dataset
+from perfapi.demo.series import BIG_DEAL_ARR, big_deal_day, big_deal_points, midnight
+from perfapi.demo.specs import CheckInSpec, Dataset, KeyResultSpec
 from tests.support import Tenant
 
 TODAY = date(2024, 8, 15)  # a past day of a leap year
 QUARTERLY = {"sales.new_arr", "hr.hires"}
 ORPHANS = {"ops.uptime", "support.csat"}
+WITHOUT_TARGET = {"sales.win_rate"}
+KINDS = {
+    "kpi_off_track",
+    "objective_likely_missed",
+    "kpi_at_risk",
+    "kpi_anomaly",
+    "check_in_stale",
+    "kpi_without_target",
+    "objective_unaligned",
+    "kpi_orphan",
+}
+# Days across the year the demo may be loaded on, from the first on which every kind shows
+# all day (a stale check-in needs 14 days since the first weekly check-in, on January 8)
+# to the last.
+LOAD_DAYS = [
+    date(2024, 1, 23),
+    date(2024, 2, 20),
+    date(2024, 5, 10),
+    TODAY,
+    date(2024, 11, 25),
+    date(2024, 12, 31),
+]
 
 Item = dict[str, Any]
 
 
 async def load(
-    sessionmaker: async_sessionmaker[AsyncSession], org_id: UUID, *, seed: int = 7
+    sessionmaker: async_sessionmaker[AsyncSession],
+    org_id: UUID,
+    *,
+    seed: int = 7,
+    today: date = TODAY,
 ) -> DemoSummary:
     async with sessionmaker() as session, session.begin():
-        return await load_demo(session, org_id, today=TODAY, seed=seed)
+        return await load_demo(session, org_id, today=today, seed=seed)
 
 
 async def every_item(client: httpx.AsyncClient, tenant: Tenant, url: str) -> list[Item]:
@@ -143,6 +169,9 @@ async def test_targets_do_not_overlap(
         targets = await every_item(client, tenant, f"/v1/kpis/{kpi['id']}/targets")
         periods = sorted((target["period_start"], target["period_end"]) for target in targets)
         key = kpi["key"]
+        if key in WITHOUT_TARGET:
+            assert periods == [], key
+            continue
         assert len(periods) == (4 if key in QUARTERLY else 1), key
         for (_, end), (next_start, _) in pairwise(periods):
             assert end < next_start, key
@@ -203,21 +232,87 @@ async def test_an_org_with_only_an_objective_is_refused(
     assert len(await every_item(client, tenant, "/v1/objectives")) == 1
 
 
+@pytest.mark.parametrize("today", LOAD_DAYS, ids=str)
+async def test_the_insights_feed_shows_every_kind_on_the_day_it_is_loaded(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    today: date,
+) -> None:
+    await load(sessionmaker, tenant.id, today=today)
+
+    params: dict[str, str | int] = {"as_of": today.isoformat(), "limit": 500}
+    response = await client.get("/v1/insights", headers=tenant.headers, params=params)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["next_cursor"] is None
+    by_kind: dict[str, list[Item]] = {}
+    for item in body["items"]:
+        by_kind.setdefault(item["kind"], []).append(item)
+    assert set(by_kind) == KINDS
+    # The deliberate ones: the key result that went quiet, the KPI nobody set a target for,
+    # the stretch target and the one just out of reach.
+    assert [item["subject"]["title"] for item in by_kind["check_in_stale"]] == [QUIET_KEY_RESULT]
+    assert [item["evidence"]["key"] for item in by_kind["kpi_without_target"]] == ["sales.win_rate"]
+    assert "hr.time_to_hire_days" in {item["evidence"]["key"] for item in by_kind["kpi_off_track"]}
+    assert "hr.engagement_score" in {item["evidence"]["key"] for item in by_kind["kpi_at_risk"]}
+    assert {item["evidence"]["key"] for item in by_kind["kpi_orphan"]} == ORPHANS
+    unaligned = {item["subject"]["title"] for item in by_kind["objective_unaligned"]}
+    assert "Write down how we handle incidents" in unaligned
+
+    # New ARR's anomaly is the big deal's day, several times what its model expected.
+    [deal] = [item for item in by_kind["kpi_anomaly"] if item["evidence"]["key"] == "sales.new_arr"]
+    evidence = deal["evidence"]
+    day = big_deal_day(today)
+    assert today - timedelta(days=7) <= day < today
+    assert ts(evidence["start"]) == midnight(day)
+    assert evidence["direction"] == "above"
+    arr = [
+        point.value
+        for point in build_dataset(today=today).points
+        if point.kpi == "sales.new_arr" and point.ts.date() == day
+    ]
+    assert evidence["value"] == pytest.approx(sum(arr))
+    assert evidence["value"] > BIG_DEAL_ARR > 3 * evidence["upper"]
+
+
 # The dataset itself, without a database.
 
 
-def cut(dataset: Dataset, day: date) -> tuple[Any, ...]:
+def quiet_index(dataset: Dataset) -> int:
+    return next(i for i, kr in enumerate(dataset.key_results) if kr.title == QUIET_KEY_RESULT)
+
+
+def cut(dataset: Dataset, today: date, day: date) -> tuple[Any, ...]:
+    """The dataset loaded on ``today``, up to ``day``, without what it places relative to
+    ``today``: the big deal and the check-ins of the key result that went quiet."""
+    deal, quiet = big_deal_points(today), quiet_index(dataset)
     return (
-        [point for point in dataset.points if point.ts <= midnight(day)],
-        [check_in for check_in in dataset.check_ins if check_in.at < midnight(day)],
+        [point for point in dataset.points if point.ts <= midnight(day) and point not in deal],
+        [
+            check_in
+            for check_in in dataset.check_ins
+            if check_in.at < midnight(day) and check_in.key_result != quiet
+        ],
     )
+
+
+def quiet_check_ins(dataset: Dataset) -> list[CheckInSpec]:
+    return [c for c in dataset.check_ins if c.key_result == quiet_index(dataset)]
 
 
 def test_the_data_up_to_a_day_does_not_depend_on_when_it_is_loaded() -> None:
     year_end = build_dataset(today=date(2024, 12, 31))
     august = build_dataset(today=TODAY)
 
-    assert cut(year_end, TODAY) == cut(august, TODAY)
+    assert cut(year_end, date(2024, 12, 31), TODAY) == cut(august, TODAY, TODAY)
+    # Only the big deal (days before today) and the check-ins of the key result that went
+    # quiet (three weeks before today) move with today.
+    assert big_deal_points(TODAY) == [p for p in august.points if p in big_deal_points(TODAY)]
+    assert not any(p in big_deal_points(TODAY) for p in year_end.points)
+    quiet_since = midnight(TODAY) - QUIET_FOR
+    assert quiet_check_ins(august) == [c for c in quiet_check_ins(year_end) if c.at < quiet_since]
     assert (august.kpis, august.targets, august.objectives) == (
         year_end.kpis,
         year_end.targets,
@@ -279,7 +374,8 @@ def test_the_dataset_has_the_promised_shape() -> None:
     assert {kr.direction for kr in dataset.key_results} == directions
     linked = [kr for kr in dataset.key_results if kr.kpi]
     assert 0.4 <= len(linked) / len(dataset.key_results) <= 0.6
-    assert {target.kpi for target in dataset.targets} == {kpi.key for kpi in dataset.kpis}
+    targeted = {target.kpi for target in dataset.targets}
+    assert targeted == {kpi.key for kpi in dataset.kpis} - WITHOUT_TARGET
 
     active = {o.team for o in dataset.objectives if o.status == "active"}
     used = {kr.kpi for kr in linked if kr.objective in active}
@@ -308,3 +404,23 @@ def test_key_results_without_a_kpi_have_check_ins_once_their_period_runs() -> No
     for index, kr in enumerate(dataset.key_results):
         if kr.kpi is None and kr.objective in started:
             assert index in checked, kr.title
+
+
+@pytest.mark.parametrize("today", LOAD_DAYS, ids=str)
+def test_key_results_are_checked_in_weekly_but_one_went_quiet(today: date) -> None:
+    dataset = build_dataset(today=today)
+    by_team = {objective.team: objective for objective in dataset.objectives}
+    latest: dict[int, datetime] = {}
+    for check_in in dataset.check_ins:
+        latest[check_in.key_result] = max(check_in.at, latest.get(check_in.key_result, check_in.at))
+
+    # Stale all day today against the default cadence of 14 days; the others are fresh
+    # until the day ends.
+    every = timedelta(days=14)
+    quiet = quiet_index(dataset)
+    assert midnight(today) - latest[quiet] > every
+    assert all(c.at < midnight(today) - QUIET_FOR for c in quiet_check_ins(dataset)[1:])
+    for index, at in latest.items():
+        objective = by_team[dataset.key_results[index].objective]
+        if index != quiet and today <= objective.due_date:
+            assert midnight(today + timedelta(days=1)) - at <= every, index

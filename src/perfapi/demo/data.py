@@ -3,16 +3,20 @@
 Pure definitions and seeded generators; nothing here touches a database. Every
 random series is drawn for the whole calendar year and only then cut at ``today``,
 so the data up to a day does not depend on when the demo is loaded: loading in
-June shows the same January as loading in March.
+June shows the same January as loading in March. Two events are placed relative to
+``today`` instead, so the insights feed has them to show whenever the demo is
+loaded: a big deal days ago (a KPI anomaly) and a key result nobody has checked in
+for three weeks (a stale check-in).
 """
 
 import random
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from perfapi.demo.series import (
     at_hour,
+    big_deal_points,
     expected_total,
     hr_points,
     midnight,
@@ -21,7 +25,7 @@ from perfapi.demo.series import (
     sales_points,
 )
 from perfapi.demo.specs import (
-    CHECK_INS_PER_PERIOD,
+    CHECK_IN_EVERY_DAYS,
     CheckInSpec,
     Dataset,
     KeyResultSpec,
@@ -53,13 +57,17 @@ KPIS = (
     KpiSpec("support.csat", "Customer satisfaction", "%", UP, Agg.AVG, ("support",)),
 )
 _UNITS = {kpi.key: kpi.unit for kpi in KPIS}
+# What the insights feed shows on any day the demo is loaded: time to hire (about 46 days
+# in January, 34 in December) is off track all year against its stretch target, the
+# engagement score is at risk. No target for sales.win_rate: the account executives steer
+# it by a key result's 25-35 % band and nobody set one for the KPI, so the feed lists it
+# as a KPI without a target, as real orgs have some.
 _YEARLY_TARGETS = {
     "hr.headcount": 235.0,
     "hr.attrition_rate": 1.1,
     "hr.engagement_score": 75.0,
-    "hr.time_to_hire_days": 38.0,
+    "hr.time_to_hire_days": 34.0,
     "sales.pipeline": 3_400_000.0,
-    "sales.win_rate": 30.0,
     "sales.churned_arr": 330_000.0,
     "ops.uptime": 99.9,
     "support.csat": 90.0,
@@ -197,10 +205,19 @@ def _meets(kr: KeyResultSpec, value: float) -> bool:
     return value >= target if kr.direction in (Kr.INCREASE, Kr.AT_LEAST) else value <= target
 
 
+def _check_in_days(objective: ObjectiveSpec) -> list[date]:
+    """Weekly from a week in, the last on the due date (a weekly one fewer than four
+    days before it is left out): never more than 10 days apart, within the default
+    cadence of 14 even on the day of a check-in, which the cut at today leaves out."""
+    span = (objective.due_date - objective.start_date).days
+    every = range(CHECK_IN_EVERY_DAYS, span - 3, CHECK_IN_EVERY_DAYS)
+    return [*(objective.start_date + timedelta(days=n) for n in every), objective.due_date]
+
+
 def _check_ins(
     rng: random.Random, objectives: list[ObjectiveSpec], key_results: list[KeyResultSpec]
 ) -> Iterator[CheckInSpec]:
-    """Check-ins spread evenly along each path, from two weeks in to the due date.
+    """Weekly check-ins along each path, from a week in to the due date.
 
     Only active objectives report: a draft has not started, a cancelled one stopped.
     Confidence starts at 0.6 and drifts up when the plan meets the target, else down.
@@ -212,17 +229,34 @@ def _check_ins(
             continue
         first, last = kr.path
         final_confidence = 0.9 if _meets(kr, last) else 0.45
-        span = (objective.due_date - objective.start_date).days
-        for i in range(CHECK_INS_PER_PERIOD):
-            share = i / (CHECK_INS_PER_PERIOD - 1)
+        days = _check_in_days(objective)
+        for day in days:
+            share = (day - days[0]).days / max(1, (days[-1] - days[0]).days)
             # The last check-in lands on the path's end, so achievement does not hang on noise.
             noise = 0.0 if share == 1 else rng.gauss(0, 0.04 * abs(last - first))
             value = float(round(first + (last - first) * share + noise))
             sure = 0.6 + (final_confidence - 0.6) * share + rng.gauss(0, 0.04)
             confidence = round(min(1.0, max(0.0, sure)), 2)
-            day = objective.start_date + timedelta(days=14 + round((span - 14) * share))
             note = "On track." if confidence >= 0.7 else "Some risk; watching it closely."
             yield CheckInSpec(index, value, at_hour(day, 10), confidence, note)
+
+
+# One key result went quiet: nobody has checked it in for three weeks before today (its
+# first check-in aside), so the insights feed shows a stale check-in (the default cadence
+# is 14 days) whenever the demo is loaded, from late January on. Like the big deal
+# (series.big_deal_points) it is placed relative to today, not drawn.
+QUIET_KEY_RESULT = "Train all 32 people managers"
+QUIET_FOR = timedelta(days=21)
+
+
+def _gone_quiet(check_ins: list[CheckInSpec], index: int, since: datetime) -> list[CheckInSpec]:
+    """The check-ins without key result ``index``'s from ``since`` on, but for its first."""
+    first = next((check_in for check_in in check_ins if check_in.key_result == index), None)
+    return [
+        check_in
+        for check_in in check_ins
+        if check_in.key_result != index or check_in.at < since or check_in is first
+    ]
 
 
 def build_dataset(*, today: date, seed: int = 7) -> Dataset:
@@ -235,7 +269,11 @@ def build_dataset(*, today: date, seed: int = 7) -> Dataset:
     year, cutoff = today.year, midnight(today)
     objectives, key_results = _objectives(year), _key_results(year)
     points = [*hr_points(rng, year), *sales_points(rng, year), *other_points(rng, year)]
-    check_ins = _check_ins(rng, objectives, key_results)
+    points += big_deal_points(today)
+    quiet = next(i for i, kr in enumerate(key_results) if kr.title == QUIET_KEY_RESULT)
+    check_ins = _gone_quiet(
+        list(_check_ins(rng, objectives, key_results)), quiet, cutoff - QUIET_FOR
+    )
     return Dataset(
         kpis=KPIS,
         targets=tuple(_targets(year)),

@@ -115,6 +115,35 @@ def sales_points(rng: random.Random, year: int) -> Iterator[PointSpec]:
                 yield PointSpec("sales.churned_arr", at_hour(day, rng.randint(9, 17)), lost, dims)
 
 
+# The biggest deal of the year, signed a few days before the demo's today. A one-off
+# several times a normal day's New ARR, so the insights feed shows a KPI anomaly as soon
+# as the demo is loaded (anomalies are news for 7 days). It is placed relative to today,
+# not drawn: a seeded date would be weeks old on most days a demo is loaded.
+BIG_DEAL_ARR = 120_000.0
+BIG_DEAL_DAYS_AGO = 3  # at least; a deal signed at a weekend moves to the Friday before
+BIG_DEAL_REGION = "amer"
+
+
+def big_deal_day(today: date) -> date:
+    day = today - timedelta(days=BIG_DEAL_DAYS_AGO)
+    while not _workday(day):
+        day -= timedelta(days=1)
+    return day
+
+
+def big_deal_points(today: date) -> list[PointSpec]:
+    """The big deal's New ARR and its won deal; none when it would fall before the year of
+    ``today`` (the first days of January have no history to stand out against anyway)."""
+    day = big_deal_day(today)
+    if day.year != today.year:
+        return []
+    when, dims = at_hour(day, 15), {"region": BIG_DEAL_REGION}
+    return [
+        PointSpec("sales.new_arr", when, BIG_DEAL_ARR, dims),
+        PointSpec("sales.deals_won", when, 1.0, dims),
+    ]
+
+
 def other_points(rng: random.Random, year: int) -> Iterator[PointSpec]:
     for day in _days(date(year, 1, 1), date(year, 12, 31)):
         uptime = 99.97 + rng.gauss(0, 0.02)

@@ -10,7 +10,7 @@ from perfapi.objectives.schemas import ObjectiveStatus as Status
 
 DEPARTMENTS = ("engineering", "sales", "support", "operations")
 REGIONS = ("emea", "amer", "apac")
-CHECK_INS_PER_PERIOD = 5
+CHECK_IN_EVERY_DAYS = 7  # teams check in weekly, well within the default cadence of 14
 Bounds = tuple[float | None, float | None, float | None, float | None]
 
 
