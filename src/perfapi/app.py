@@ -16,6 +16,7 @@ from perfapi.conditional.headers import CachingHeadersMiddleware
 from perfapi.config import Settings
 from perfapi.db.engine import create_engine, create_sessionmaker
 from perfapi.errors import install_error_handlers
+from perfapi.forecasts.cache import MODELS
 from perfapi.forecasts.endpoints import router as forecasts_router
 from perfapi.insights.endpoints import router as insights_router
 from perfapi.key_results.check_in_endpoints import router as check_ins_router
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
                     await refresher
             await engine.dispose()
 
+    MODELS.resize(settings.forecast_models_kept)
     app = FastAPI(
         title="perfapi",
         version=__version__,

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     idempotency_retention_hours: int = Field(
         default=24, ge=24, description="How long Idempotency-Key replies are kept."
     )
+    forecast_models_kept: int = Field(
+        default=1_000,
+        ge=0,
+        description="Fitted forecasting models kept per process (about 150 KB each); "
+        "0 fits every model anew.",
+    )
     rollup_refresh_seconds: float = Field(
         default=2.0,
         ge=0,

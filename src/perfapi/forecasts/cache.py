@@ -48,9 +48,10 @@ from perfapi.forecasts.history import (
 from perfapi.forecasts.spans import Span
 from perfapi.rollups import service as rollups
 
-CAPACITY = 2_000
-"""Models kept per process: an org's every KPI at one bucket size, with room to spare.
-A daily model of two years' history holds about 100 KB."""
+CAPACITY = 1_000
+"""Models kept per process unless ``PERFAPI_FORECAST_MODELS_KEPT`` says otherwise: a
+large org's every KPI at one bucket size. A daily model of two years' history holds
+about 150 KB, a monthly one about 270 KB."""
 
 
 @dataclass(frozen=True)
@@ -165,11 +166,15 @@ class ModelCache:
     def put(self, key: ModelKey, model: KpiModel) -> None:
         self._models[key] = model
         self._models.move_to_end(key)
-        while len(self._models) > self.capacity:
-            self._models.popitem(last=False)
+        self.resize(self.capacity)
 
     def clear(self) -> None:
         self._models.clear()
+
+    def resize(self, capacity: int) -> None:
+        self.capacity = capacity
+        while len(self._models) > self.capacity:
+            self._models.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._models)
