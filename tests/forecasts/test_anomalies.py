@@ -1,7 +1,7 @@
 import httpx
 
 from tests.forecasts.helpers import daily_kpi, daily_value, day_after
-from tests.support import Tenant, assert_problem
+from tests.support import Tenant, assert_problem, created
 
 
 def anomalies_url(kpi: str, start: str, end: str, **params: object) -> str:
@@ -100,3 +100,31 @@ async def test_anomalies_export_and_bad_input(client: httpx.AsyncClient, tenant:
         anomalies_url(kpi, "1990-01-01", "2020-01-01"),  # 10,957 days
     ):
         assert_problem(await client.get(url, headers=tenant.headers), 422)
+
+
+async def test_a_level_measured_weekly_is_judged_on_its_measurements(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    """Days between two weekly measurements repeat the last one: they are not judged,
+    and their exact repeats do not shrink the spread a new measurement is judged by."""
+    kpi = await created(
+        client,
+        tenant,
+        "/v1/kpis",
+        {"key": "engagement", "name": "Engagement", "aggregation": "avg"},
+    )
+    wobble = [0.0, 0.6, -0.4, 0.9, -0.7, 0.3, -0.2, 0.5, -0.8, 0.1]
+    weeks = [70 + 0.1 * week + wobble[week % len(wobble)] for week in range(20)] + [78.0]
+    points = [
+        {"kpi": "engagement", "ts": f"{day_after(7 * week)}T09:00:00Z", "value": value}
+        for week, value in enumerate(weeks)
+    ]
+    sent = await client.post("/v1/points", headers=tenant.headers, json={"points": points})
+    assert sent.status_code in (200, 201), sent.text
+    response = await client.get(
+        anomalies_url(kpi, day_after(0), day_after(141), as_of=day_after(141)),
+        headers=tenant.headers,
+    )
+    assert response.status_code == 200, response.text
+    found = [(item["start"][:10], item["direction"]) for item in response.json()["items"]]
+    assert found == [(day_after(140), "above")]  # the jump to 78, and nothing else

@@ -277,17 +277,24 @@ class FittedModel:
             return float(self.history[-1]) + np.cumsum(steps, axis=0)
         return self._model.simulate(horizon, generator)
 
-    def one_step_ahead(self, level: float) -> list[OneStep | None]:
+    def one_step_ahead(
+        self, level: float, measured: Sequence[bool] | None = None
+    ) -> list[OneStep | None]:
         """Per bucket of the history, what was expected of it from the ones before (None
         for the first bucket, which nothing came before).
 
         The interval's spread is estimated robustly (1.4826 times the median absolute
         one-step error, which equals the standard deviation for normal errors): a few
         outliers, the very things this is for, then cannot widen it enough to hide.
+        ``measured`` (one flag per bucket) keeps the errors of buckets that only carry
+        an earlier value out of that estimate: a level measured weekly repeats itself
+        six days in seven, and those exact repeats would shrink the spread to nothing.
         """
         z = _z(level)
         expected = self.history[:-1] if self._model is None else self._model.fitted[1:]
         errors = self.history[1:] - expected
+        if measured is not None:
+            errors = errors[np.asarray(measured[1:], dtype=bool)]
         sigma = float(1.4826 * np.median(np.abs(errors))) if errors.size else 0.0
         width = z * sigma
         return [None] + [

@@ -105,7 +105,7 @@ class KpiModel:
         with self._lock:
             found = self._steps.get(level)
         if found is None:
-            found = self.fitted().one_step_ahead(level)
+            found = self.fitted().one_step_ahead(level, self.history.measured)
             with self._lock:
                 self._steps[level] = found
         return found

@@ -8,7 +8,7 @@ measured, so the last measure stands).
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -52,6 +52,9 @@ class History:
     starts: list[datetime]  # of each bucket, oldest first
     values: list[float]
     end: datetime  # the start of the bucket holding as_of: the first one forecast
+    # Per bucket: it holds a value of its own (points, or a sum or count of none), not
+    # one carried from the bucket before.
+    measured: list[bool] = field(default_factory=list)
 
 
 async def history_before(
@@ -147,7 +150,9 @@ def _history(
         if value is None:
             value = 0.0 if aggregation in _EMPTY_IS_ZERO else values[-1]
         values.append(value)
-    return History(list(starts[first_data:]), values, end)
+    # A sum or count of nothing is a value measured like any other: 0.
+    had = [aggregation in _EMPTY_IS_ZERO or value is not None for value in measured[first_data:]]
+    return History(list(starts[first_data:]), values, end, had)
 
 
 def following_starts(

@@ -142,11 +142,15 @@ def anomalies_since(
     steps = model.one_step_ahead(ANOMALY_LEVEL)
     # Only the buckets from ``first`` on: the feed asks of a week in two years of days.
     begin = max(bisect_left(history.starts, first), ANOMALY_MIN_HISTORY)
-    for start, value, step in zip(
-        history.starts[begin:], history.values[begin:], steps[begin:], strict=True
+    for start, value, step, measured in zip(
+        history.starts[begin:],
+        history.values[begin:],
+        steps[begin:],
+        history.measured[begin:],
+        strict=True,
     ):
-        if step is None:
-            continue
+        if step is None or not measured:
+            continue  # a bucket without points carries an earlier value: nothing to judge
         if step.lower <= value <= step.upper or step.sigma == 0:
             continue  # inside, or a series the model follows exactly: no surprise
         items.append(
