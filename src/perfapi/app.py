@@ -16,6 +16,8 @@ from perfapi.conditional.headers import CachingHeadersMiddleware
 from perfapi.config import Settings
 from perfapi.db.engine import create_engine, create_sessionmaker
 from perfapi.errors import install_error_handlers
+from perfapi.events.endpoints import router as events_router
+from perfapi.events.retention import prune_forever
 from perfapi.forecasts.cache import MODELS
 from perfapi.forecasts.endpoints import router as forecasts_router
 from perfapi.insights.endpoints import router as insights_router
@@ -61,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
         engine = create_engine(settings.database_url, settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        pruner = asyncio.create_task(prune_forever(app.state.sessionmaker, settings))
         refresher = None
         if settings.rollup_refresh_seconds > 0:
             refresher = asyncio.create_task(
@@ -69,6 +72,9 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruner
             if refresher is not None:
                 refresher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -128,6 +134,7 @@ def create_app(settings: Settings) -> FastAPI:
         kpi_reports_router,
         forecasts_router,
         insights_router,
+        events_router,
         org_reports_router,
         webhook_sources_router,
         webhook_receiver_router,

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     idempotency_retention_hours: int = Field(
         default=24, ge=24, description="How long Idempotency-Key replies are kept."
     )
+    event_retention_days: int = Field(
+        default=30, ge=1, le=3650, description="How long the event log keeps events."
+    )
     forecast_models_kept: int = Field(
         default=1_000,
         ge=0,

@@ -53,9 +53,10 @@ async def test_every_table_answers_are_read_from_bumps_the_version(
     watched = {table.name for table in Base.metadata.sorted_tables} - UNWATCHED
     assert set(triggers) - {"data_version_bumps"} == watched
     for table in watched:
-        assert triggers[table] == [
-            f"{table}_data_version_{event}" for event in ("delete", "insert", "update")
-        ]
+        # The event log's only update gives positions at the commit of the transaction
+        # whose insert of those events already noted the org.
+        events = ("delete", "insert") if table == "events" else ("delete", "insert", "update")
+        assert triggers[table] == [f"{table}_data_version_{event}" for event in events]
 
 
 async def test_concurrent_writers_of_one_org_do_not_wait_for_each_other(

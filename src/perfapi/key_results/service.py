@@ -8,6 +8,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.errors import ConflictError, FieldError, NotFoundError, ValidationFailedError
+from perfapi.events import service as events
+from perfapi.events.types import EventType
 from perfapi.key_results import repository
 from perfapi.key_results.schemas import (
     DIRECTION_FIELDS,
@@ -98,9 +100,13 @@ async def create(
     problems = unused_value_problems(values) + await _problems(session, org_id, values)
     if problems:
         raise ValidationFailedError(problems)
-    return await repository.save(
+    key_result = await repository.save(
         session, KeyResult(org_id=org_id, objective_id=objective_id, **values)
     )
+    await events.record(
+        session, org_id, EventType.KEY_RESULT_CREATED, {"key_result": events.stored(key_result)}
+    )
+    return key_result
 
 
 async def update(
@@ -119,13 +125,24 @@ async def update(
     problems = await _problems(session, org_id, merged)
     if problems:
         raise ValidationFailedError(problems)
+    before = events.previous(key_result, changes)
     for name, value in changes.items():
         setattr(key_result, name, value)
-    return await repository.save(session, key_result)
+    saved = await repository.save(session, key_result)
+    await events.record(
+        session,
+        org_id,
+        EventType.KEY_RESULT_UPDATED,
+        {"key_result": events.stored(saved), "previous": before},
+    )
+    return saved
 
 
 async def delete(session: AsyncSession, org_id: UUID, key_result_id: UUID) -> None:
-    await repository.remove(session, await get(session, org_id, key_result_id))
+    key_result = await get(session, org_id, key_result_id)
+    gone = events.stored(key_result)
+    await repository.remove(session, key_result)
+    await events.record(session, org_id, EventType.KEY_RESULT_DELETED, {"key_result": gone})
 
 
 async def check_in(
@@ -138,7 +155,7 @@ async def check_in(
         raise ConflictError(
             "This key result reads its value from a KPI; send points to the KPI instead."
         )
-    return await repository.add_check_in(
+    made = await repository.add_check_in(
         session,
         CheckIn(
             org_id=org_id,
@@ -149,6 +166,20 @@ async def check_in(
             confidence=body.confidence,
         ),
     )
+    await events.record(
+        session,
+        org_id,
+        EventType.CHECK_IN_CREATED,
+        {
+            "check_in": events.stored(made),
+            "key_result": {
+                "id": key_result.id,
+                "objective_id": key_result.objective_id,
+                "title": key_result.title,
+            },
+        },
+    )
+    return made
 
 
 async def get_check_in(session: AsyncSession, org_id: UUID, check_in_id: UUID) -> CheckIn:

@@ -5,6 +5,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.errors import ConflictError, FieldError, NotFoundError, ValidationFailedError
+from perfapi.events import service as events
+from perfapi.events.types import EventType
 from perfapi.kpis import repository
 from perfapi.kpis.schemas import KpiCreate, KpiTargetCreate, KpiUpdate
 from perfapi.models import Kpi, KpiTarget
@@ -22,14 +24,22 @@ async def get(session: AsyncSession, org_id: UUID, kpi_id: UUID) -> Kpi:
 
 
 async def create(session: AsyncSession, org_id: UUID, body: KpiCreate) -> Kpi:
-    return await repository.save(session, Kpi(org_id=org_id, **body.model_dump()))
+    kpi = await repository.save(session, Kpi(org_id=org_id, **body.model_dump()))
+    await events.record(session, org_id, EventType.KPI_CREATED, {"kpi": events.stored(kpi)})
+    return kpi
 
 
 async def update(session: AsyncSession, org_id: UUID, kpi_id: UUID, body: KpiUpdate) -> Kpi:
     kpi = await get(session, org_id, kpi_id)
-    for name, value in body.model_dump(exclude_unset=True).items():
+    changes = body.model_dump(exclude_unset=True)
+    before = events.previous(kpi, changes)
+    for name, value in changes.items():
         setattr(kpi, name, value)
-    return await repository.save(session, kpi)
+    saved = await repository.save(session, kpi)
+    await events.record(
+        session, org_id, EventType.KPI_UPDATED, {"kpi": events.stored(saved), "previous": before}
+    )
+    return saved
 
 
 async def delete(session: AsyncSession, org_id: UUID, kpi_id: UUID) -> None:
@@ -47,9 +57,11 @@ async def delete(session: AsyncSession, org_id: UUID, kpi_id: UUID) -> None:
         raise ConflictError(
             f"{users} key result(s) read from this KPI; delete them or clear their kpi_id first."
         )
+    gone = events.stored(kpi)
     await points.delete_all_of_kpi(session, org_id, kpi_id)
     await rollups.delete_kpi_rollups(session, org_id, kpi_id)
     await repository.remove(session, kpi)
+    await events.record(session, org_id, EventType.KPI_DELETED, {"kpi": gone})
 
 
 async def add_target(

@@ -8,6 +8,7 @@ from perfapi.models.data_version import (
     KpiPointVersionBump,
     OrgDataVersion,
 )
+from perfapi.models.event import Event
 from perfapi.models.idempotency_key import IdempotencyKey
 from perfapi.models.kpi import Kpi, KpiTarget
 from perfapi.models.objective import CheckIn, KeyResult, Objective, ObjectiveKpi
@@ -21,6 +22,7 @@ __all__ = [
     "Base",
     "CheckIn",
     "DataVersionBump",
+    "Event",
     "IdempotencyKey",
     "KeyResult",
     "Kpi",

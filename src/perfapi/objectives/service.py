@@ -8,6 +8,8 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.errors import ConflictError, FieldError, NotFoundError, ValidationFailedError
+from perfapi.events import service as events
+from perfapi.events.types import EventType
 from perfapi.kpis import repository as kpis
 from perfapi.models import Objective
 from perfapi.objectives import repository
@@ -77,7 +79,11 @@ async def create(session: AsyncSession, org_id: UUID, body: ObjectiveCreate) -> 
     )
     if problems:
         raise ValidationFailedError(problems)
-    return await repository.save(session, Objective(org_id=org_id, **body.model_dump()))
+    objective = await repository.save(session, Objective(org_id=org_id, **body.model_dump()))
+    await events.record(
+        session, org_id, EventType.OBJECTIVE_CREATED, {"objective": events.stored(objective)}
+    )
+    return objective
 
 
 async def update(
@@ -98,9 +104,17 @@ async def update(
     )
     if problems:
         raise ValidationFailedError(problems)
+    before = events.previous(objective, changes)
     for name, value in changes.items():
         setattr(objective, name, value)
-    return await repository.save(session, objective)
+    saved = await repository.save(session, objective)
+    await events.record(
+        session,
+        org_id,
+        EventType.OBJECTIVE_UPDATED,
+        {"objective": events.stored(saved), "previous": before},
+    )
+    return saved
 
 
 async def delete(session: AsyncSession, org_id: UUID, objective_id: UUID) -> None:
@@ -112,7 +126,9 @@ async def delete(session: AsyncSession, org_id: UUID, objective_id: UUID) -> Non
     objective = await get(session, org_id, objective_id)
     if await repository.has_children(session, org_id, objective_id):
         raise ConflictError("The objective has children; delete or move them first.")
+    gone = events.stored(objective)
     await repository.remove(session, objective)
+    await events.record(session, org_id, EventType.OBJECTIVE_DELETED, {"objective": gone})
 
 
 async def link_kpi(

@@ -6,6 +6,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.errors import UnsupportedMediaTypeError, ValidationFailedError
+from perfapi.events import service as events
+from perfapi.events.types import EventType
 from perfapi.points import fast, repository
 from perfapi.points.admission import Ticket
 from perfapi.points.decoding import Batch, Decoder
@@ -102,9 +104,15 @@ async def ingest(
             detail=f"{problems.total} problem(s) in the points; nothing was stored.",
             total=problems.total,
         )
-    return IngestResult(
+    result = IngestResult(
         received=decoder.received,
         inserted=counts.inserted,
         updated=counts.updated,
         unchanged=decoder.received - counts.inserted - counts.updated,
     )
+    if counts.kpi_ids:
+        keys = sorted(key for key, kpi_id in kpi_ids.items() if kpi_id in counts.kpi_ids)
+        await events.record(
+            session, org_id, EventType.POINTS_INGESTED, {**result.model_dump(), "kpis": keys}
+        )
+    return result

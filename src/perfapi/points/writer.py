@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from operator import itemgetter
+from uuid import UUID
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,7 @@ LocOf = Callable[[int], list[str | int]]
 class WriteCounts:
     inserted: int
     updated: int
+    kpi_ids: frozenset[UUID] = frozenset()  # of the points written
 
 
 class KpiDeletedError(Exception):
@@ -74,7 +76,8 @@ class PointWriter:
             if self.pending is None or not self.pending.rows:
                 return WriteCounts(0, 0)
             if await self._copy_if_all_new(self.pending):
-                return WriteCounts(len(self.pending.rows), 0)
+                written = frozenset(map(itemgetter(1), self.pending.rows))
+                return WriteCounts(len(self.pending.rows), 0, written)
             await self._stage_pending()
         conflicts, total = await repository.staged_conflicts(self.session, MAX_LISTED_PROBLEMS)
         for position, first_position in conflicts:
@@ -91,7 +94,9 @@ class PointWriter:
         if await repository.lock_kpis(self.session, kpis) < len(kpis):
             raise KpiDeletedError
         await rollups.record_staged_changes(self.session)
-        return WriteCounts(*await repository.merge_staging(self.session))
+        return WriteCounts(
+            *await repository.merge_staging(self.session), frozenset(kpi_id for _, kpi_id in kpis)
+        )
 
     async def _copy_if_all_new(self, batch: Batch) -> bool:
         # Key order, as the merge uses: concurrent writers then take row locks in

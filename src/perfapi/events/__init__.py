@@ -1,0 +1,1 @@
+"""The event log (DESIGN 9): every change recorded in its own transaction, and read back."""
