@@ -18,6 +18,7 @@ from perfapi.db.engine import create_engine, create_sessionmaker
 from perfapi.errors import install_error_handlers
 from perfapi.events.endpoints import router as events_router
 from perfapi.events.retention import prune_forever
+from perfapi.events.signals import EventSignals
 from perfapi.forecasts.cache import MODELS
 from perfapi.forecasts.endpoints import router as forecasts_router
 from perfapi.insights.endpoints import router as insights_router
@@ -64,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         pruner = asyncio.create_task(prune_forever(app.state.sessionmaker, settings))
+        listener = asyncio.create_task(app.state.event_signals.listen_forever(engine))
         refresher = None
         if settings.rollup_refresh_seconds > 0:
             refresher = asyncio.create_task(
@@ -72,9 +74,10 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            pruner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pruner
+            for task in (pruner, listener):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if refresher is not None:
                 refresher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -92,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    app.state.event_signals = EventSignals()
     app.state.metrics = HttpMetrics()
     app.state.rollup_metrics = RollupMetrics(app.state.metrics.registry)
     app.state.webhook_limiter = RateLimiter()

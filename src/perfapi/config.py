@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     event_retention_days: int = Field(
         default=30, ge=1, le=3650, description="How long the event log keeps events."
     )
+    event_stream_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, le=300, description="How often an idle event stream sends a comment."
+    )
     forecast_models_kept: int = Field(
         default=1_000,
         ge=0,

@@ -1,11 +1,13 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
+from sse_starlette.sse import EventSourceResponse
 
 from perfapi.auth.dependencies import ReadAccess
 from perfapi.conditional.dependencies import conditional
 from perfapi.db.session import DbSession
 from perfapi.events import schemas, service
+from perfapi.events.stream import event_stream
 from perfapi.events.types import EventType
 from perfapi.kit.pagination import Page, Pagination, page_response
 from perfapi.models import Event
@@ -50,6 +52,48 @@ async def list_events(
         response,
         [_item(row) for row in shown],
         [shown[-1].position] if more else None,
+    )
+
+
+@router.get(
+    "/v1/events/stream",
+    operation_id="streamEvents",
+    summary="The org's events as they commit: Server-Sent Events",
+    description="`text/event-stream`: each event as `id:` (its id), `event:` (its type) and "
+    "`data:` (the event's JSON, as `GET /v1/events` lists it), in commit order, including "
+    "changes committed by any server process; a comment line as a heartbeat every "
+    "`PERFAPI_EVENT_STREAM_HEARTBEAT_SECONDS` (15). Starts with what commits after the "
+    "request, or after `Last-Event-ID` (what a browser's EventSource sends when it "
+    "reconnects): nothing in between is missed. Filter with `type` (repeat for several). A "
+    "malformed `Last-Event-ID`: 422.",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+)
+async def stream_events(
+    request: Request,
+    principal: ReadAccess,
+    session: DbSession,
+    type_: Annotated[
+        list[EventType] | None,
+        Query(alias="type", description="Only these types (repeat for several)."),
+    ] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            max_length=40,
+            description="The id of the last event received: resume after it.",
+        ),
+    ] = None,
+) -> EventSourceResponse:
+    if last_event_id is not None:
+        after = service.position_of(last_event_id, ["header", "Last-Event-ID"])
+    else:
+        after = await service.latest_position(session, principal.org_id)
+    state = request.app.state
+    return EventSourceResponse(
+        event_stream(state.sessionmaker, state.event_signals, principal.org_id, after, type_),
+        ping=state.settings.event_stream_heartbeat_seconds,
     )
 
 

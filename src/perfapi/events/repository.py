@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.models import Event
@@ -46,3 +46,9 @@ async def prune(session: AsyncSession, org_id: UUID, before: datetime, limit: in
         delete(Event).where(Event.org_id == oldest.c.org_id, Event.seq == oldest.c.seq)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def latest_position(session: AsyncSession, org_id: UUID) -> int:
+    """The org's last position (0 before its first event)."""
+    found = await session.scalar(select(func.max(Event.position)).where(Event.org_id == org_id))
+    return int(found or 0)

@@ -76,6 +76,10 @@ async def page(
     return await repository.page(session, org_id, after, wanted, limit)
 
 
+async def latest_position(session: AsyncSession, org_id: UUID) -> int:
+    return await repository.latest_position(session, org_id)
+
+
 async def prune(
     session: AsyncSession, org_id: UUID, now: datetime, retention: timedelta, batch: int
 ) -> int:
