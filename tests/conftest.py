@@ -52,7 +52,13 @@ async def database_url(database_server_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, log_json=False, rollup_refresh_seconds=0)
+    # Background work off: tests run it themselves, when they mean to.
+    return Settings(
+        database_url=database_url,
+        log_json=False,
+        rollup_refresh_seconds=0,
+        derived_events_seconds=0,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from perfapi.conditional.headers import CachingHeadersMiddleware
 from perfapi.config import Settings
 from perfapi.db.engine import create_engine, create_sessionmaker
 from perfapi.errors import install_error_handlers
+from perfapi.events.derived import derive_forever
 from perfapi.events.endpoints import router as events_router
 from perfapi.events.retention import prune_forever
 from perfapi.events.signals import EventSignals
@@ -66,6 +67,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.sessionmaker = create_sessionmaker(engine)
         pruner = asyncio.create_task(prune_forever(app.state.sessionmaker, settings))
         listener = asyncio.create_task(app.state.event_signals.listen_forever(engine))
+        deriver = None
+        if settings.derived_events_seconds > 0:
+            deriver = asyncio.create_task(derive_forever(app.state.sessionmaker, settings))
         refresher = None
         if settings.rollup_refresh_seconds > 0:
             refresher = asyncio.create_task(
@@ -74,7 +78,9 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            for task in (pruner, listener):
+            for task in (pruner, listener, deriver):
+                if task is None:
+                    continue
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     event_retention_days: int = Field(
         default=30, ge=1, le=3650, description="How long the event log keeps events."
     )
+    derived_events_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How often orgs whose data changed are evaluated for derived events; 0 turns "
+        "the background task off.",
+    )
     event_stream_heartbeat_seconds: float = Field(
         default=15.0, gt=0, le=300, description="How often an idle event stream sends a comment."
     )

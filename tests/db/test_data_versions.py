@@ -18,6 +18,9 @@ UNWATCHED = {
     "data_version_bumps",
     "kpi_point_versions",
     "kpi_point_version_bumps",
+    "derived_event_marks",
+    "kpi_status_states",
+    "objective_progress_states",
 }
 
 INSERT_KPI = text(

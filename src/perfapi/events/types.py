@@ -15,3 +15,7 @@ class EventType(StrEnum):
     KPI_UPDATED = "kpi.updated"
     KPI_DELETED = "kpi.deleted"
     POINTS_INGESTED = "points.ingested"
+    # Derived: evaluated after commits that change the org's data (events.derived).
+    KPI_STATUS_CHANGED = "kpi.status_changed"
+    OBJECTIVE_PROGRESS_CHANGED = "objective.progress_changed"
+    OBJECTIVE_ACHIEVED = "objective.achieved"

@@ -8,6 +8,7 @@ from perfapi.models.data_version import (
     KpiPointVersionBump,
     OrgDataVersion,
 )
+from perfapi.models.derived import DerivedEventMark, KpiStatusState, ObjectiveProgressState
 from perfapi.models.event import Event
 from perfapi.models.idempotency_key import IdempotencyKey
 from perfapi.models.kpi import Kpi, KpiTarget
@@ -22,6 +23,7 @@ __all__ = [
     "Base",
     "CheckIn",
     "DataVersionBump",
+    "DerivedEventMark",
     "Event",
     "IdempotencyKey",
     "KeyResult",
@@ -30,9 +32,11 @@ __all__ = [
     "KpiMonthRollup",
     "KpiPointVersion",
     "KpiPointVersionBump",
+    "KpiStatusState",
     "KpiTarget",
     "Objective",
     "ObjectiveKpi",
+    "ObjectiveProgressState",
     "Org",
     "OrgDataVersion",
     "Point",
