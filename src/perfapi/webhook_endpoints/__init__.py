@@ -1,0 +1,1 @@
+"""Outbound webhooks (DESIGN 9): where perfapi sends its events, and how safely."""
