@@ -32,7 +32,7 @@ from perfapi.objectives.endpoints import router as objectives_router
 from perfapi.objectives.link_endpoints import router as objective_kpis_router
 from perfapi.ops.endpoints import DOCS_ASSETS_DIR, DOCS_ASSETS_PATH
 from perfapi.ops.endpoints import router as ops_router
-from perfapi.ops.metrics import HttpMetrics, RollupMetrics
+from perfapi.ops.metrics import EventMetrics, HttpMetrics, RollupMetrics
 from perfapi.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from perfapi.ops.text_guard import TextGuardMiddleware
 from perfapi.points.admission import Admission
@@ -69,7 +69,11 @@ def create_app(settings: Settings) -> FastAPI:
         listener = asyncio.create_task(app.state.event_signals.listen_forever(engine))
         deriver = None
         if settings.derived_events_seconds > 0:
-            deriver = asyncio.create_task(derive_forever(app.state.sessionmaker, settings))
+            deriver = asyncio.create_task(
+                derive_forever(
+                    app.state.sessionmaker, settings, app.state.event_metrics.derive_failures
+                )
+            )
         refresher = None
         if settings.rollup_refresh_seconds > 0:
             refresher = asyncio.create_task(
@@ -104,6 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.event_signals = EventSignals()
     app.state.metrics = HttpMetrics()
     app.state.rollup_metrics = RollupMetrics(app.state.metrics.registry)
+    app.state.event_metrics = EventMetrics(app.state.metrics.registry)
     app.state.webhook_limiter = RateLimiter()
     app.state.points_admission = Admission(
         slots=settings.large_points_json_slots,

@@ -16,6 +16,7 @@ import math
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from perfapi.conditional.repository import data_version
@@ -161,9 +162,9 @@ class Backoff:
     def __init__(self) -> None:
         self._failures: dict[UUID, tuple[int, datetime]] = {}
 
-    def ready(self, org_id: UUID, now: datetime) -> bool:
-        found = self._failures.get(org_id)
-        return found is None or found[1] <= now
+    def set_aside(self, now: datetime) -> set[UUID]:
+        """The orgs still waiting out their delay."""
+        return {org_id for org_id, (_, until) in self._failures.items() if until > now}
 
     def failed(self, org_id: UUID, now: datetime) -> None:
         count = self._failures.get(org_id, (0, now))[0] + 1
@@ -175,17 +176,19 @@ class Backoff:
 
 
 async def evaluate_due(
-    sessionmaker: async_sessionmaker[AsyncSession], now: datetime, backoff: Backoff | None = None
+    sessionmaker: async_sessionmaker[AsyncSession],
+    now: datetime,
+    backoff: Backoff | None = None,
+    failures: Counter | None = None,
 ) -> int:
     """One round: every org whose data changed since its last evaluation, each in its
-    own transaction; one that fails is logged and set aside, and holds up no other."""
+    own transaction; one that fails is logged, counted and set aside, and holds up no
+    other."""
     backoff = backoff or Backoff()
     async with sessionmaker() as session:
-        due = await repository.orgs_due(session, ORGS_PER_ROUND)
+        due = await repository.orgs_due(session, ORGS_PER_ROUND, backoff.set_aside(now))
     recorded = 0
     for org_id in due:
-        if not backoff.ready(org_id, now):
-            continue
         try:
             async with sessionmaker() as session, session.begin():
                 recorded += await evaluate_org(session, org_id, now)
@@ -194,18 +197,20 @@ async def evaluate_due(
                 raise
             log.exception("derived events of org %s failed", org_id)
             backoff.failed(org_id, now)
+            if failures is not None:
+                failures.inc()
         else:
             backoff.succeeded(org_id)
     return recorded
 
 
 async def derive_forever(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, failures: Counter
 ) -> None:
     backoff = Backoff()
     while True:
         try:
-            await evaluate_due(sessionmaker, datetime.now(UTC), backoff)
+            await evaluate_due(sessionmaker, datetime.now(UTC), backoff, failures)
         except Exception as exc:
             # The database is down, say: the next round tries again.
             log.warning("derived events failed", exc_info=not is_database_unavailable(exc))

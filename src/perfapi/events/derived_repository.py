@@ -1,6 +1,6 @@
 """SQL of the evaluator of derived events: marks, last announced states, due orgs."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from uuid import UUID
 
 from sqlalchemy import delete, select, text
@@ -13,17 +13,21 @@ from perfapi.models import DerivedEventMark, KpiStatusState, ObjectiveProgressSt
 _LOCK_NAMESPACE = 0x64727664
 
 
-async def orgs_due(session: AsyncSession, limit: int) -> list[UUID]:
-    """Orgs whose data changed since they were last evaluated (or never were)."""
+async def orgs_due(
+    session: AsyncSession, limit: int, set_aside: Collection[UUID] = ()
+) -> list[UUID]:
+    """Orgs whose data changed since they were last evaluated (or never were), but for
+    those ``set_aside``: a failing org must not take the place of one that can be done."""
     rows = await session.execute(
         text(
             "SELECT v.org_id FROM org_data_versions v "
             "LEFT JOIN derived_event_marks m ON m.org_id = v.org_id "
             "JOIN orgs o ON o.id = v.org_id "
-            "WHERE m.evaluated_version IS NULL OR m.evaluated_version < v.version "
+            "WHERE (m.evaluated_version IS NULL OR m.evaluated_version < v.version) "
+            "AND NOT v.org_id = ANY(CAST(:set_aside AS uuid[])) "
             "ORDER BY v.version LIMIT :limit"
         ),
-        {"limit": limit},
+        {"limit": limit, "set_aside": list(set_aside)},
     )
     return [org_id for (org_id,) in rows]
 

@@ -18,7 +18,7 @@ from perfapi.forecasts.service import anomalies_since
 from perfapi.forecasts.spans import Span
 from perfapi.insights import messages
 from perfapi.insights.snapshots import Snapshot, snapshot
-from perfapi.insights.subjects import Draft, FeedQuery, Org, alignment_of, draft, finite
+from perfapi.insights.subjects import Draft, FeedQuery, Org, draft, finite
 from perfapi.kpis.repository import KpiFacts
 from perfapi.ranges.service import RangeQuery, aggregate
 from perfapi.reports.current_values import period_end
@@ -40,7 +40,7 @@ async def kpi_insights(
 ) -> list[Draft]:
     stewards = {kpi.id: org.kpi_steward(kpi.id, query) for kpi in org.kpis}
     shown = [kpi for kpi in org.kpis if stewards[kpi.id] is not None]
-    _, orphans = alignment_of(org)
+    _, orphans = org.alignment
     as_of, day = query.as_of, query.as_of.astimezone(UTC).date()
     found: list[Draft] = []
     for kpi in shown:

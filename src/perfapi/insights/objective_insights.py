@@ -13,7 +13,7 @@ from perfapi.forecasts.outlook import OUTLOOK_LEVEL
 from perfapi.insights import messages
 from perfapi.insights.objective_outlook import sample_tree
 from perfapi.insights.snapshots import Snapshot, Standing, snapshot
-from perfapi.insights.subjects import Draft, FeedQuery, Org, alignment_of, draft
+from perfapi.insights.subjects import Draft, FeedQuery, Org, draft
 from perfapi.key_results import repository as key_results
 from perfapi.reports.current_values import period_end
 from perfapi.reports.values import facts_of, progress_explained
@@ -142,7 +142,7 @@ async def stale_check_ins(
 
 
 def unaligned(org: Org, query: FeedQuery) -> list[Draft]:
-    unaligned, _ = alignment_of(org)
+    unaligned, _ = org.alignment
     found = []
     for objective in org.objectives:
         steward = org.steward(objective.id)

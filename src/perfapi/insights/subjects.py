@@ -5,6 +5,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import NamedTuple
 from uuid import UUID
 
@@ -46,6 +47,23 @@ class Org:
     cadences: dict[UUID, int | None]
     measures: dict[UUID, list[UUID]]  # KPI -> the objectives it measures, in creation order
     kpis: Sequence[KpiFacts]
+
+    @cached_property
+    def alignment(self) -> tuple[frozenset[UUID], frozenset[UUID]]:
+        """The unaligned objectives and the orphan KPIs (DESIGN 5, "Alignment"), computed
+        once however many kinds ask."""
+        named: dict[UUID, set[UUID]] = defaultdict(set)
+        for kpi_id, objective_ids in self.measures.items():
+            for objective_id in objective_ids:
+                named[objective_id].add(kpi_id)
+        report = alignment(
+            [
+                AlignmentObjective(o.id, o.parent_id, o.weight, o.status, frozenset(named[o.id]))
+                for o in self.objectives
+            ],
+            [kpi.id for kpi in self.kpis],
+        )
+        return frozenset(report.unaligned_objectives), frozenset(report.orphan_kpis)
 
     def steward(self, objective_id: UUID) -> tuple[str | None, str | None]:
         return self.by_id[objective_id].team, self.owners[objective_id]
@@ -120,19 +138,3 @@ async def read_org(session: AsyncSession, org_id: UUID, day: date) -> Org:
         measures={k: sorted(ids, key=order.__getitem__) for k, ids in measured.items()},
         kpis=await kpis.facts_with_targets(session, org_id, day),
     )
-
-
-def alignment_of(org: Org) -> tuple[frozenset[UUID], frozenset[UUID]]:
-    """The unaligned objectives and the orphan KPIs (DESIGN 5, "Alignment")."""
-    named: dict[UUID, set[UUID]] = defaultdict(set)
-    for kpi_id, objective_ids in org.measures.items():
-        for objective_id in objective_ids:
-            named[objective_id].add(kpi_id)
-    report = alignment(
-        [
-            AlignmentObjective(o.id, o.parent_id, o.weight, o.status, frozenset(named[o.id]))
-            for o in org.objectives
-        ],
-        [kpi.id for kpi in org.kpis],
-    )
-    return frozenset(report.unaligned_objectives), frozenset(report.orphan_kpis)

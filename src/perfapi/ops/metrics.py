@@ -27,6 +27,17 @@ class HttpMetrics:
         self.latency.labels(method, route).observe(seconds)
 
 
+class EventMetrics:
+    """What the background evaluator of derived events did, on the app's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.derive_failures = Counter(
+            "perfapi_derived_event_failures",
+            "Failed evaluations of an org's derived events; the org is set aside a while.",
+            registry=registry,
+        )
+
+
 class RollupMetrics:
     """What the background rollup refresher did, on the app's registry."""
 
