@@ -58,6 +58,8 @@ def settings(database_url: str) -> Settings:
         log_json=False,
         rollup_refresh_seconds=0,
         derived_events_seconds=0,
+        webhook_delivery_seconds=0,
+        webhook_allow_private_targets=True,
     )
 
 

@@ -41,6 +41,8 @@ from perfapi.reports.kpi_endpoints import router as kpi_reports_router
 from perfapi.reports.org_endpoints import router as org_reports_router
 from perfapi.reports.progress_endpoints import router as progress_router
 from perfapi.rollups.worker import refresh_forever
+from perfapi.webhook_endpoints.delivery import deliver_forever
+from perfapi.webhook_endpoints.endpoints import router as webhook_endpoints_router
 from perfapi.webhooks.endpoints import router as webhook_sources_router
 from perfapi.webhooks.ratelimit import RateLimiter
 from perfapi.webhooks.receiver import router as webhook_receiver_router
@@ -74,6 +76,17 @@ def create_app(settings: Settings) -> FastAPI:
                     app.state.sessionmaker, settings, app.state.event_metrics.derive_failures
                 )
             )
+        sender = None
+        if settings.webhook_delivery_seconds > 0:
+            sender = asyncio.create_task(
+                deliver_forever(
+                    app.state.sessionmaker,
+                    settings,
+                    app.state.event_signals,
+                    app.state.event_metrics.webhook_attempts,
+                    app.state.event_metrics.webhook_failures,
+                )
+            )
         refresher = None
         if settings.rollup_refresh_seconds > 0:
             refresher = asyncio.create_task(
@@ -82,7 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            for task in (pruner, listener, deriver):
+            for task in (pruner, listener, deriver, sender):
                 if task is None:
                     continue
                 task.cancel()
@@ -153,6 +166,7 @@ def create_app(settings: Settings) -> FastAPI:
         org_reports_router,
         webhook_sources_router,
         webhook_receiver_router,
+        webhook_endpoints_router,
         api_keys_router,
     ):
         app.include_router(router)

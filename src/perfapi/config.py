@@ -67,6 +67,33 @@ class Settings(BaseSettings):
     event_stream_heartbeat_seconds: float = Field(
         default=15.0, gt=0, le=300, description="How often an idle event stream sends a comment."
     )
+    webhook_delivery_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often webhook senders look for due deliveries when no event wakes "
+        "them; 0 turns outbound webhook delivery off.",
+    )
+    webhook_retry_schedule: Annotated[tuple[float, ...], NoDecode] = Field(
+        default=(5.0, 60.0, 600.0, 3600.0, 21600.0, 86400.0),
+        description="Seconds to wait before each retry of a failed delivery, comma-separated; "
+        "each wait gets up to 10% jitter either way.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="How long a receiver has to answer a delivery."
+    )
+    webhook_disable_after_seconds: float = Field(
+        default=3 * 86_400.0,
+        gt=0,
+        description="An endpoint whose attempts have all failed for this long is disabled.",
+    )
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Allow endpoint URLs that resolve to loopback, private or link-local "
+        "addresses (a receiver on the same machine or network).",
+    )
+    webhook_senders: int = Field(
+        default=16, ge=1, le=256, description="Deliveries each process sends at once."
+    )
     forecast_models_kept: int = Field(
         default=1_000,
         ge=0,
@@ -102,6 +129,16 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            waits = [float(wait) for wait in value.split(",") if wait.strip()]
+            if any(not 0 <= wait <= 7 * 86_400 for wait in waits):
+                raise ValueError("each wait must be from 0 to 604800 seconds")
+            return tuple(waits)
         return value
 
     @field_validator("database_url")

@@ -21,6 +21,9 @@ UNWATCHED = {
     "derived_event_marks",
     "kpi_status_states",
     "objective_progress_states",
+    "webhook_fanout_marks",
+    "webhook_endpoint_deliveries",
+    "webhook_endpoint_attempts",
 }
 
 INSERT_KPI = text(

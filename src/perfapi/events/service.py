@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from pydantic_core import to_jsonable_python
+from pydantic_core import to_json, to_jsonable_python
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,6 +51,19 @@ def previous(entity: object, changes: Mapping[str, Any]) -> dict[str, Any]:
 
 def event_id(position: int) -> str:
     return f"{ID_PREFIX}{position}"
+
+
+def as_json(row: Event) -> str:
+    """The event as the stream sends it and a webhook delivery's body carries it: the
+    JSON `GET /v1/events` lists (timestamps alike), compact."""
+    assert row.position is not None  # committed events have their position
+    event = {
+        "id": event_id(row.position),
+        "type": row.type,
+        "created_at": row.created_at,
+        "data": row.data,
+    }
+    return to_json(event).decode()
 
 
 def position_of(value: str, loc: list[str | int]) -> int:

@@ -30,6 +30,16 @@ class EventSignals:
     def __init__(self) -> None:
         self._waiting: dict[UUID, set[asyncio.Event]] = defaultdict(set)
         self._idle = asyncio.Condition()
+        self._watching_all: set[asyncio.Event] = set()
+
+    def watch_all(self) -> asyncio.Event:
+        """Set at every notification, of any org (for this process's webhook senders)."""
+        wake = asyncio.Event()
+        self._watching_all.add(wake)
+        return wake
+
+    def unwatch_all(self, wake: asyncio.Event) -> None:
+        self._watching_all.discard(wake)
 
     def subscribe(self, org_id: UUID) -> asyncio.Event:
         wake = asyncio.Event()
@@ -56,9 +66,11 @@ class EventSignals:
     def wake(self, org_id: UUID) -> None:
         for wake in self._waiting.get(org_id, ()):
             wake.set()
+        for wake in self._watching_all:
+            wake.set()
 
     def wake_all(self) -> None:
-        for waiting in self._waiting.values():
+        for waiting in [*self._waiting.values(), self._watching_all]:
             for wake in waiting:
                 wake.set()
 

@@ -7,7 +7,6 @@ is a read after that position: nothing committed in between is missed. When the
 client leaves, the stream stops at its next send or heartbeat and unsubscribes.
 """
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from uuid import UUID
 
@@ -42,15 +41,7 @@ async def event_stream(
                 yield ServerSentEvent(
                     id=service.event_id(position),
                     event=row.type,
-                    data=json.dumps(
-                        {
-                            "id": service.event_id(position),
-                            "type": row.type,
-                            "created_at": row.created_at.isoformat(),
-                            "data": row.data,
-                        },
-                        separators=(",", ":"),
-                    ),
+                    data=service.as_json(row),
                 )
             if len(rows) < BATCH:
                 await wake.wait()

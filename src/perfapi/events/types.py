@@ -15,6 +15,8 @@ class EventType(StrEnum):
     KPI_UPDATED = "kpi.updated"
     KPI_DELETED = "kpi.deleted"
     POINTS_INGESTED = "points.ingested"
+    # Recorded by the webhook sender when an endpoint has failed for too long.
+    ENDPOINT_DISABLED = "endpoint.disabled"
     # Derived: evaluated after commits that change the org's data (events.derived).
     KPI_STATUS_CHANGED = "kpi.status_changed"
     OBJECTIVE_PROGRESS_CHANGED = "objective.progress_changed"

@@ -17,6 +17,12 @@ from perfapi.models.org import Org
 from perfapi.models.point import Point
 from perfapi.models.rollup import KpiDayRollup, KpiMonthRollup, RollupChange
 from perfapi.models.webhook import WebhookDelivery, WebhookSource
+from perfapi.models.webhook_endpoint import (
+    WebhookEndpoint,
+    WebhookEndpointAttempt,
+    WebhookEndpointDelivery,
+    WebhookFanoutMark,
+)
 
 __all__ = [
     "ApiKey",
@@ -42,5 +48,9 @@ __all__ = [
     "Point",
     "RollupChange",
     "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEndpointAttempt",
+    "WebhookEndpointDelivery",
+    "WebhookFanoutMark",
     "WebhookSource",
 ]

@@ -28,12 +28,24 @@ class HttpMetrics:
 
 
 class EventMetrics:
-    """What the background evaluator of derived events did, on the app's registry."""
+    """What the background evaluator of derived events and the webhook senders did, on the
+    app's registry."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.derive_failures = Counter(
             "perfapi_derived_event_failures",
             "Failed evaluations of an org's derived events; the org is set aside a while.",
+            registry=registry,
+        )
+        self.webhook_attempts = Counter(
+            "perfapi_webhook_attempts",
+            "Attempts to deliver an event to a webhook endpoint, by outcome.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.webhook_failures = Counter(
+            "perfapi_webhook_sender_failures",
+            "Fan-outs or attempts that failed to be recorded; they are tried again.",
             registry=registry,
         )
 

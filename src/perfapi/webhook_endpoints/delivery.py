@@ -1,0 +1,268 @@
+"""Sending events to webhook endpoints: a background task in every server process.
+
+A round fans the org's new events out into deliveries (``repository.fan_out``),
+claims due deliveries under a lease, and sends each as a task of its own, at most
+``PERFAPI_WEBHOOK_SENDERS`` at once. Each attempt is recorded with its outcome: a
+2xx delivers; anything else is tried again on ``PERFAPI_WEBHOOK_RETRY_SCHEDULE``
+until the schedule is spent. Delivery is at least once: a delivery is done only
+when its success is recorded, and one whose sender died mid-send (or whose record
+failed) is claimed again when its lease runs out, so a receiver may see an event
+twice, with the same ``webhook-id``. An endpoint whose every attempt failed for
+``PERFAPI_WEBHOOK_DISABLE_AFTER_SECONDS`` (3 days) is disabled, with an
+``endpoint.disabled`` event. A round wakes at each commit of events (the same
+notification the live stream uses) and at least every
+``PERFAPI_WEBHOOK_DELIVERY_SECONDS``.
+"""
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from perfapi.config import Settings
+from perfapi.db.availability import is_database_unavailable
+from perfapi.domain.retries import retry_delay
+from perfapi.events import service as events
+from perfapi.events.signals import EventSignals
+from perfapi.events.types import EventType
+from perfapi.models import WebhookEndpointAttempt
+from perfapi.webhook_endpoints import repository
+from perfapi.webhook_endpoints.repository import Claimed
+from perfapi.webhook_endpoints.sender import Answer, Sender
+from perfapi.webhook_endpoints.signing import signed_headers
+
+log = logging.getLogger(__name__)
+
+FANOUT_BATCH = 1_000
+"""Events fanned out per transaction."""
+ORGS_PER_ROUND = 100
+LEASE_MARGIN_SECONDS = 5.0
+"""A claim outlives the attempt's timeout by this much, for recording its outcome."""
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def lease(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS)
+
+
+async def fan_out_due(
+    sessionmaker: async_sessionmaker[AsyncSession], now: datetime, failures: Counter | None = None
+) -> int:
+    """Fan out every org's new events; an org that fails is logged and counted, and
+    holds up no other. How many events were read."""
+    async with sessionmaker() as session:
+        org_ids = await repository.orgs_to_fan_out(session, ORGS_PER_ROUND)
+    total = 0
+    for org_id in org_ids:
+        try:
+            while True:
+                async with sessionmaker() as session, session.begin():
+                    read = await repository.fan_out(session, org_id, FANOUT_BATCH, now)
+                total += read or 0
+                if read is None or read < FANOUT_BATCH:
+                    break
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                raise
+            log.exception("fanning out the events of org %s failed", org_id)
+            if failures is not None:
+                failures.inc()
+    return total
+
+
+async def claim(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime, limit: int
+) -> list[Claimed]:
+    async with sessionmaker() as session, session.begin():
+        return await repository.claim_due(session, now, limit, lease(settings))
+
+
+async def attempt(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    sender: Sender,
+    claimed: Claimed,
+    clock: Clock = _utc_now,
+) -> Answer:
+    """Send one claimed delivery and record what came of it."""
+    assert claimed.event.position is not None
+    body = events.as_json(claimed.event).encode()
+    sent_at = clock()
+    headers = signed_headers(
+        events.event_id(claimed.event.position), int(sent_at.timestamp()), body, claimed.secrets
+    )
+    answer = await sender.post(claimed.url, headers, body)
+    await record(sessionmaker, settings, claimed, sent_at, answer)
+    return answer
+
+
+async def record(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    claimed: Claimed,
+    sent_at: datetime,
+    answer: Answer,
+) -> None:
+    org_id, endpoint_id = claimed.org_id, claimed.endpoint_id
+    async with sessionmaker() as session, session.begin():
+        # The endpoint's row before the delivery's: the order every writer locks them in.
+        if answer.succeeded:
+            await repository.clear_failing(session, org_id, endpoint_id)
+        else:
+            await repository.note_failing(session, org_id, endpoint_id, sent_at)
+        delivery = await repository.lock_delivery(session, org_id, claimed.delivery_id)
+        if delivery is None:
+            return  # the endpoint was deleted, or the event left the log, meanwhile
+        trigger = "manual" if claimed.manual else "scheduled"
+        if answer.succeeded:
+            delivery.status = "succeeded"
+        elif claimed.manual:
+            delivery.status = "failed"
+        else:
+            delay = retry_delay(
+                settings.webhook_retry_schedule, claimed.attempts + 1, random.random()
+            )
+            if delay is None:
+                delivery.status = "failed"
+            else:
+                delivery.status = "pending"
+                delivery.next_attempt_at = sent_at + timedelta(seconds=delay)
+        if not claimed.manual:
+            delivery.attempts = claimed.attempts + 1
+        delivery.manual = False
+        assert claimed.event.position is not None
+        await repository.add_attempt(
+            session,
+            WebhookEndpointAttempt(
+                org_id=org_id,
+                endpoint_id=endpoint_id,
+                delivery_id=delivery.id,
+                event_position=claimed.event.position,
+                event_type=claimed.event.type,
+                attempted_at=sent_at,
+                status="succeeded" if answer.succeeded else "failed",
+                trigger=trigger,
+                response_status=answer.status,
+                duration_ms=answer.duration_ms,
+                error=answer.error,
+                response_body=answer.body,
+            ),
+        )
+    if not answer.succeeded:
+        await disable_if_failing_too_long(sessionmaker, settings, org_id, endpoint_id, sent_at)
+
+
+async def disable_if_failing_too_long(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    org_id: UUID,
+    endpoint_id: UUID,
+    now: datetime,
+) -> bool:
+    cutoff = now - timedelta(seconds=settings.webhook_disable_after_seconds)
+    async with sessionmaker() as session, session.begin():
+        endpoint = await repository.disable_if_failing_since(
+            session, org_id, endpoint_id, cutoff, now
+        )
+        if endpoint is None:
+            return False
+        await repository.give_up_pending(session, org_id, endpoint_id)
+        await events.record(
+            session,
+            org_id,
+            EventType.ENDPOINT_DISABLED,
+            {
+                "endpoint": {
+                    "id": endpoint.id,
+                    "url": endpoint.url,
+                    "description": endpoint.description,
+                },
+                "failing_since": endpoint.failing_since,
+                "reason": endpoint.disabled_reason,
+            },
+        )
+    log.warning("webhook endpoint %s of org %s disabled", endpoint_id, org_id)
+    return True
+
+
+async def _attempt_isolated(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    sender: Sender,
+    claimed: Claimed,
+    attempts: Counter,
+    failures: Counter,
+) -> None:
+    """One attempt, whatever happens: a failure here is logged and counted, and the
+    delivery is claimed again when its lease runs out."""
+    try:
+        answer = await attempt(sessionmaker, settings, sender, claimed)
+    except Exception as exc:
+        log.warning(
+            "recording a webhook attempt of org %s failed",
+            claimed.org_id,
+            exc_info=not is_database_unavailable(exc),
+        )
+        failures.inc()
+    else:
+        attempts.labels("succeeded" if answer.succeeded else "failed").inc()
+
+
+async def deliver_forever(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    signals: EventSignals,
+    attempts: Counter,
+    failures: Counter,
+) -> None:
+    sender = Sender(
+        timeout_seconds=settings.webhook_timeout_seconds,
+        allow_private=settings.webhook_allow_private_targets,
+    )
+    wake = signals.watch_all()
+    sending: set[asyncio.Task[None]] = set()
+    try:
+        while True:
+            wake.clear()  # before reading: a commit during the round wakes the next wait
+            free = settings.webhook_senders - len(sending)
+            claimed: list[Claimed] = []
+            try:
+                now = _utc_now()
+                await fan_out_due(sessionmaker, now, failures)
+                if free > 0:
+                    claimed = await claim(sessionmaker, settings, now, free)
+            except Exception as exc:
+                log.warning("webhook delivery failed", exc_info=not is_database_unavailable(exc))
+            for item in claimed:
+                task = asyncio.create_task(
+                    _attempt_isolated(sessionmaker, settings, sender, item, attempts, failures)
+                )
+                sending.add(task)
+                task.add_done_callback(sending.discard)
+            if claimed and len(claimed) == free:
+                # More may be due: claim again as soon as a sender is free.
+                await asyncio.wait(set(sending), return_when=asyncio.FIRST_COMPLETED)
+                continue
+            woken = asyncio.create_task(wake.wait())
+            await asyncio.wait(
+                {woken, *sending},
+                timeout=settings.webhook_delivery_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            woken.cancel()
+    finally:
+        signals.unwatch_all(wake)
+        for task in sending:
+            task.cancel()
+        await asyncio.gather(*sending, return_exceptions=True)
+        await sender.aclose()

@@ -1,0 +1,337 @@
+"""SQL of outbound webhooks: endpoints, the fan-out of the log, claims and attempts."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select, text, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from perfapi.kit.repository import created_sort_key, keyset_page
+from perfapi.models import (
+    Event,
+    WebhookEndpoint,
+    WebhookEndpointAttempt,
+    WebhookEndpointDelivery,
+)
+
+
+async def get(session: AsyncSession, org_id: UUID, endpoint_id: UUID) -> WebhookEndpoint | None:
+    endpoint: WebhookEndpoint | None = await session.scalar(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.org_id == org_id, WebhookEndpoint.id == endpoint_id
+        )
+    )
+    return endpoint
+
+
+async def save(session: AsyncSession, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    session.add(endpoint)
+    await session.flush()
+    await session.refresh(endpoint)
+    return endpoint
+
+
+async def remove(session: AsyncSession, endpoint: WebhookEndpoint) -> None:
+    await session.delete(endpoint)
+    await session.flush()
+
+
+async def list_page(
+    session: AsyncSession, org_id: UUID, *, after: Sequence[Any] | None, limit: int
+) -> tuple[list[WebhookEndpoint], list[Any] | None]:
+    return await keyset_page(
+        session,
+        select(WebhookEndpoint).where(WebhookEndpoint.org_id == org_id),
+        order_by=[WebhookEndpoint.created_at, WebhookEndpoint.id],
+        sort_key=created_sort_key,
+        after=after,
+        limit=limit,
+    )
+
+
+async def start_fanout_at(session: AsyncSession, org_id: UUID, position: int) -> None:
+    """Where the org's first endpoint starts reading the log (kept if already set)."""
+    await session.execute(
+        text(
+            "INSERT INTO webhook_fanout_marks (org_id, position) VALUES (:org_id, :position) "
+            "ON CONFLICT (org_id) DO NOTHING"
+        ),
+        {"org_id": org_id, "position": position},
+    )
+
+
+async def orgs_to_fan_out(session: AsyncSession, limit: int) -> list[UUID]:
+    """Orgs with an enabled endpoint and events past their fan-out mark."""
+    rows = await session.execute(
+        text(
+            "SELECT o.org_id FROM (SELECT DISTINCT org_id FROM webhook_endpoints WHERE enabled) o "
+            "LEFT JOIN webhook_fanout_marks m ON m.org_id = o.org_id "
+            "WHERE EXISTS (SELECT 1 FROM events e WHERE e.org_id = o.org_id "
+            "AND e.position > COALESCE(m.position, 0)) "
+            "LIMIT :limit"
+        ),
+        {"limit": limit},
+    )
+    return [org_id for (org_id,) in rows]
+
+
+async def fan_out(session: AsyncSession, org_id: UUID, batch: int, now: datetime) -> int | None:
+    """Add a delivery for each of the next ``batch`` events past the org's mark and each
+    enabled endpoint subscribed to its type, and move the mark past them; how many
+    events were read (None when another process holds the mark). Call in a transaction:
+    the deliveries and the mark commit together, so each is added once."""
+    await start_fanout_at(session, org_id, 0)
+    mark = await session.scalar(
+        text(
+            "SELECT position FROM webhook_fanout_marks WHERE org_id = :org_id "
+            "FOR UPDATE SKIP LOCKED"
+        ),
+        {"org_id": org_id},
+    )
+    if mark is None:
+        return None
+    read = (
+        await session.execute(
+            text(
+                "SELECT count(*), max(position) FROM (SELECT position FROM events "
+                "WHERE org_id = :org_id AND position > :mark ORDER BY position LIMIT :batch) b"
+            ),
+            {"org_id": org_id, "mark": mark, "batch": batch},
+        )
+    ).one()
+    count, upto = int(read[0]), read[1]
+    if not count:
+        return 0
+    await session.execute(
+        text(
+            "INSERT INTO webhook_endpoint_deliveries (org_id, id, endpoint_id, event_seq, "
+            "status, next_attempt_at, attempts, manual, created_at) "
+            "SELECT e.org_id, gen_random_uuid(), w.id, e.seq, 'pending', :now, 0, false, :now "
+            "FROM events e JOIN webhook_endpoints w ON w.org_id = e.org_id AND w.enabled "
+            "AND e.position > w.starts_after AND (e.type = ANY(w.events) OR '*' = ANY(w.events)) "
+            "WHERE e.org_id = :org_id AND e.position > :mark AND e.position <= :upto "
+            "ON CONFLICT DO NOTHING"
+        ),
+        {"org_id": org_id, "mark": mark, "upto": upto, "now": now},
+    )
+    await session.execute(
+        text("UPDATE webhook_fanout_marks SET position = :upto WHERE org_id = :org_id"),
+        {"org_id": org_id, "upto": upto},
+    )
+    return count
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery claimed for one attempt, with what the attempt sends."""
+
+    org_id: UUID
+    delivery_id: UUID
+    endpoint_id: UUID
+    attempts: int
+    manual: bool
+    url: str
+    secrets: list[str]
+    event: Event
+
+
+async def claim_due(
+    session: AsyncSession, now: datetime, limit: int, lease: timedelta
+) -> list[Claimed]:
+    """Up to ``limit`` due deliveries of enabled endpoints, leased until ``now + lease``:
+    no other process claims them meanwhile, and if this one dies mid-send, they are
+    due again when the lease runs out."""
+    claimed = (
+        await session.execute(
+            text(
+                "UPDATE webhook_endpoint_deliveries d SET next_attempt_at = :until "
+                "FROM (SELECT d2.org_id, d2.id FROM webhook_endpoint_deliveries d2 "
+                "JOIN webhook_endpoints w ON w.org_id = d2.org_id AND w.id = d2.endpoint_id "
+                "WHERE d2.status = 'pending' AND d2.next_attempt_at <= :now AND w.enabled "
+                "ORDER BY d2.next_attempt_at LIMIT :limit FOR UPDATE OF d2 SKIP LOCKED) c "
+                "WHERE d.org_id = c.org_id AND d.id = c.id "
+                "RETURNING d.org_id, d.id, d.endpoint_id, d.event_seq, d.attempts, d.manual"
+            ),
+            {"now": now, "until": now + lease, "limit": limit},
+        )
+    ).all()
+    if not claimed:
+        return []
+    endpoint_keys = {(row.org_id, row.endpoint_id) for row in claimed}
+    endpoints = {
+        (endpoint.org_id, endpoint.id): endpoint
+        for endpoint in await session.scalars(
+            select(WebhookEndpoint).where(
+                tuple_(WebhookEndpoint.org_id, WebhookEndpoint.id).in_(endpoint_keys)
+            )
+        )
+    }
+    events = {
+        (event.org_id, event.seq): event
+        for event in await session.scalars(
+            select(Event).where(
+                tuple_(Event.org_id, Event.seq).in_(
+                    [(row.org_id, row.event_seq) for row in claimed]
+                )
+            )
+        )
+    }
+    found: list[Claimed] = []
+    for row in claimed:
+        endpoint = endpoints[(row.org_id, row.endpoint_id)]
+        secrets = [endpoint.secret]
+        expires = endpoint.previous_secret_expires_at
+        if endpoint.previous_secret and expires is not None and expires > now:
+            secrets.append(endpoint.previous_secret)
+        found.append(
+            Claimed(
+                org_id=row.org_id,
+                delivery_id=row.id,
+                endpoint_id=row.endpoint_id,
+                attempts=row.attempts,
+                manual=row.manual,
+                url=endpoint.url,
+                secrets=secrets,
+                event=events[(row.org_id, row.event_seq)],
+            )
+        )
+    return found
+
+
+async def lock_delivery(
+    session: AsyncSession, org_id: UUID, delivery_id: UUID
+) -> WebhookEndpointDelivery | None:
+    delivery: WebhookEndpointDelivery | None = await session.scalar(
+        select(WebhookEndpointDelivery)
+        .where(
+            WebhookEndpointDelivery.org_id == org_id,
+            WebhookEndpointDelivery.id == delivery_id,
+        )
+        # NO KEY UPDATE: attempts referencing the delivery may still be added.
+        .with_for_update(key_share=True)
+    )
+    return delivery
+
+
+async def add_attempt(session: AsyncSession, attempt: WebhookEndpointAttempt) -> None:
+    session.add(attempt)
+    await session.flush()
+
+
+async def give_up_pending(session: AsyncSession, org_id: UUID, endpoint_id: UUID) -> None:
+    """Mark the endpoint's pending deliveries failed (it was disabled)."""
+    await session.execute(
+        update(WebhookEndpointDelivery)
+        .where(
+            WebhookEndpointDelivery.org_id == org_id,
+            WebhookEndpointDelivery.endpoint_id == endpoint_id,
+            WebhookEndpointDelivery.status == "pending",
+        )
+        .values(status="failed")
+    )
+
+
+async def get_attempt(
+    session: AsyncSession, org_id: UUID, endpoint_id: UUID, attempt_id: UUID
+) -> WebhookEndpointAttempt | None:
+    attempt: WebhookEndpointAttempt | None = await session.scalar(
+        select(WebhookEndpointAttempt).where(
+            WebhookEndpointAttempt.org_id == org_id,
+            WebhookEndpointAttempt.endpoint_id == endpoint_id,
+            WebhookEndpointAttempt.id == attempt_id,
+        )
+    )
+    return attempt
+
+
+async def list_attempts_page(
+    session: AsyncSession,
+    org_id: UUID,
+    endpoint_id: UUID,
+    *,
+    status: str | None,
+    after: Sequence[Any] | None,
+    limit: int,
+) -> tuple[list[WebhookEndpointAttempt], list[Any] | None]:
+    """Newest first."""
+    statement = select(WebhookEndpointAttempt).where(
+        WebhookEndpointAttempt.org_id == org_id,
+        WebhookEndpointAttempt.endpoint_id == endpoint_id,
+    )
+    if status is not None:
+        statement = statement.where(WebhookEndpointAttempt.status == status)
+    return await keyset_page(
+        session,
+        statement,
+        order_by=[WebhookEndpointAttempt.attempted_at, WebhookEndpointAttempt.id],
+        sort_key=lambda attempt: [attempt.attempted_at, attempt.id],
+        after=after,
+        limit=limit,
+        descending=True,
+    )
+
+
+async def wake_senders(session: AsyncSession, org_id: UUID) -> None:
+    """At commit, wake the senders of every process (a retry was asked for)."""
+    await session.execute(
+        text("SELECT pg_notify('perfapi_events', CAST(:org_id AS text))"), {"org_id": org_id}
+    )
+
+
+async def clear_failing(session: AsyncSession, org_id: UUID, endpoint_id: UUID) -> None:
+    """An attempt succeeded: the endpoint is failing no longer (written only if it was,
+    so a healthy endpoint's row is left alone)."""
+    await session.execute(
+        update(WebhookEndpoint)
+        .where(
+            WebhookEndpoint.org_id == org_id,
+            WebhookEndpoint.id == endpoint_id,
+            WebhookEndpoint.failing_since.is_not(None),
+        )
+        .values(failing_since=None)
+    )
+
+
+async def note_failing(
+    session: AsyncSession, org_id: UUID, endpoint_id: UUID, since: datetime
+) -> None:
+    """An attempt failed: the endpoint is failing from ``since`` unless it already was."""
+    await session.execute(
+        update(WebhookEndpoint)
+        .where(
+            WebhookEndpoint.org_id == org_id,
+            WebhookEndpoint.id == endpoint_id,
+            WebhookEndpoint.failing_since.is_(None),
+        )
+        .values(failing_since=since)
+    )
+
+
+async def disable_if_failing_since(
+    session: AsyncSession, org_id: UUID, endpoint_id: UUID, cutoff: datetime, now: datetime
+) -> WebhookEndpoint | None:
+    """Disable the endpoint if it is enabled and has failed since ``cutoff`` or before;
+    the endpoint when it was disabled here."""
+    endpoint: WebhookEndpoint | None = await session.scalar(
+        update(WebhookEndpoint)
+        .where(
+            WebhookEndpoint.org_id == org_id,
+            WebhookEndpoint.id == endpoint_id,
+            WebhookEndpoint.enabled,
+            WebhookEndpoint.failing_since <= cutoff,
+        )
+        .values(
+            enabled=False,
+            disabled_at=now,
+            disabled_reason=text(
+                "'every attempt has failed since ' || "
+                "to_char(failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+            ),
+        )
+        .returning(WebhookEndpoint)
+        .execution_options(populate_existing=True)
+    )
+    return endpoint

@@ -1,0 +1,162 @@
+"""Webhook endpoints: their configuration, secrets, and retries asked for by hand."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from perfapi.config import Settings
+from perfapi.errors import ConflictError, NotFoundError, ValidationFailedError
+from perfapi.events import service as events
+from perfapi.models import WebhookEndpoint, WebhookEndpointAttempt, WebhookEndpointDelivery
+from perfapi.webhook_endpoints import repository
+from perfapi.webhook_endpoints.schemas import WebhookEndpointCreate, WebhookEndpointUpdate
+from perfapi.webhook_endpoints.signing import new_secret
+from perfapi.webhook_endpoints.targets import TargetRefusedError, check_target
+from perfapi.webhooks.schemas import RotateSecret
+
+ENDPOINT_NOT_FOUND = "No webhook endpoint with this id."
+RESOLVE_SECONDS = 5.0
+"""How long checking a new URL may wait for DNS."""
+
+
+class EndpointDisabledError(ConflictError):
+    slug = "endpoint-disabled"
+
+
+class AttemptSucceededError(ConflictError):
+    slug = "attempt-succeeded"
+
+
+class DeliveryPendingError(ConflictError):
+    slug = "delivery-pending"
+
+
+async def get(session: AsyncSession, org_id: UUID, endpoint_id: UUID) -> WebhookEndpoint:
+    endpoint = await repository.get(session, org_id, endpoint_id)
+    if endpoint is None:
+        raise NotFoundError(ENDPOINT_NOT_FOUND)
+    return endpoint
+
+
+async def _checked_url(url: str, settings: Settings) -> str:
+    try:
+        async with asyncio.timeout(RESOLVE_SECONDS):
+            await check_target(url, allow_private=settings.webhook_allow_private_targets)
+    except TargetRefusedError as exc:
+        raise ValidationFailedError.single(["body", "url"], str(exc), "target_refused") from None
+    except TimeoutError:
+        raise ValidationFailedError.single(
+            ["body", "url"], "The URL's host did not resolve in time.", "target_refused"
+        ) from None
+    return url
+
+
+def _unique(selectors: list[str]) -> list[str]:
+    return list(dict.fromkeys(selectors))
+
+
+async def create(
+    session: AsyncSession, org_id: UUID, body: WebhookEndpointCreate, settings: Settings
+) -> WebhookEndpoint:
+    url = await _checked_url(body.url, settings)
+    latest = await events.latest_position(session, org_id)
+    await repository.start_fanout_at(session, org_id, latest)
+    endpoint = WebhookEndpoint(
+        org_id=org_id,
+        url=url,
+        events=_unique(body.events),
+        description=body.description,
+        enabled=body.enabled,
+        secret=new_secret(),
+        starts_after=latest,
+    )
+    return await repository.save(session, endpoint)
+
+
+async def update(
+    session: AsyncSession,
+    org_id: UUID,
+    endpoint_id: UUID,
+    body: WebhookEndpointUpdate,
+    settings: Settings,
+) -> WebhookEndpoint:
+    endpoint = await get(session, org_id, endpoint_id)
+    changes = body.model_dump(exclude_unset=True)
+    if "url" in changes:
+        changes["url"] = await _checked_url(changes["url"], settings)
+    if "events" in changes:
+        changes["events"] = _unique(changes["events"])
+    if changes.get("enabled") and not endpoint.enabled:
+        # Enabled again: it gets what commits from now on, and a clean record.
+        endpoint.starts_after = await events.latest_position(session, org_id)
+        await repository.start_fanout_at(session, org_id, endpoint.starts_after)
+        endpoint.failing_since = None
+        endpoint.disabled_at = None
+        endpoint.disabled_reason = None
+    disabling = changes.get("enabled") is False and endpoint.enabled
+    for name, value in changes.items():
+        setattr(endpoint, name, value)
+    # The endpoint's row first, then its deliveries: the order senders lock them in.
+    endpoint = await repository.save(session, endpoint)
+    if disabling:
+        await repository.give_up_pending(session, org_id, endpoint.id)
+    return endpoint
+
+
+async def remove(session: AsyncSession, org_id: UUID, endpoint_id: UUID) -> None:
+    await repository.remove(session, await get(session, org_id, endpoint_id))
+
+
+async def rotate_secret(
+    session: AsyncSession, org_id: UUID, endpoint_id: UUID, body: RotateSecret
+) -> WebhookEndpoint:
+    """A new secret; deliveries are signed with the current one as well for
+    ``overlap_seconds``, so receivers can switch at their pace."""
+    endpoint = await get(session, org_id, endpoint_id)
+    endpoint.previous_secret = endpoint.secret if body.overlap_seconds else None
+    endpoint.previous_secret_expires_at = (
+        datetime.now(UTC) + timedelta(seconds=body.overlap_seconds)
+        if body.overlap_seconds
+        else None
+    )
+    endpoint.secret = new_secret()
+    return await repository.save(session, endpoint)
+
+
+async def get_attempt(
+    session: AsyncSession, org_id: UUID, endpoint_id: UUID, attempt_id: UUID
+) -> WebhookEndpointAttempt:
+    attempt = await repository.get_attempt(session, org_id, endpoint_id, attempt_id)
+    if attempt is None:
+        raise NotFoundError("No attempt with this id for this endpoint.")
+    return attempt
+
+
+async def retry(
+    session: AsyncSession, org_id: UUID, endpoint_id: UUID, attempt_id: UUID, now: datetime
+) -> tuple[WebhookEndpointDelivery, WebhookEndpointAttempt]:
+    """Send a failed attempt's event again, once, as soon as a sender is free."""
+    endpoint = await get(session, org_id, endpoint_id)
+    attempt = await get_attempt(session, org_id, endpoint_id, attempt_id)
+    if not endpoint.enabled:
+        raise EndpointDisabledError(
+            "The endpoint is disabled; enable it (PATCH enabled: true) to retry its attempts."
+        )
+    if attempt.status != "failed":
+        raise AttemptSucceededError("This attempt succeeded; only a failed attempt is retried.")
+    delivery = await repository.lock_delivery(session, org_id, attempt.delivery_id)
+    if delivery is None:
+        raise NotFoundError("The attempt's event is no longer kept.")
+    if delivery.status == "pending":
+        raise DeliveryPendingError(
+            "The event is already due to be sent again, at "
+            f"{delivery.next_attempt_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}."
+        )
+    delivery.status = "pending"
+    delivery.manual = True
+    delivery.next_attempt_at = now
+    await session.flush()
+    await repository.wake_senders(session, org_id)
+    return delivery, attempt
