@@ -195,7 +195,7 @@ async def disable_if_failing_too_long(
     return True
 
 
-async def _attempt_isolated(
+async def attempt_counted(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     sender: Sender,
@@ -245,7 +245,7 @@ async def deliver_forever(
                 log.warning("webhook delivery failed", exc_info=not is_database_unavailable(exc))
             for item in claimed:
                 task = asyncio.create_task(
-                    _attempt_isolated(sessionmaker, settings, sender, item, attempts, failures)
+                    attempt_counted(sessionmaker, settings, sender, item, attempts, failures)
                 )
                 sending.add(task)
                 task.add_done_callback(sending.discard)

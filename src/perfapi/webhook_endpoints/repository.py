@@ -277,7 +277,7 @@ async def list_attempts_page(
 async def wake_senders(session: AsyncSession, org_id: UUID) -> None:
     """At commit, wake the senders of every process (a retry was asked for)."""
     await session.execute(
-        text("SELECT pg_notify('perfapi_events', CAST(:org_id AS text))"), {"org_id": org_id}
+        text("SELECT pg_notify('perfapi_events', :org_id)"), {"org_id": str(org_id)}
     )
 
 

@@ -17,7 +17,7 @@ def _known(value: str) -> str:
     if value not in SELECTORS:
         raise PydanticCustomError(
             "unknown_event_type",
-            "{value!r} is not an event type perfapi sends; see GET /v1/events for the "
+            "'{value}' is not an event type perfapi sends; see GET /v1/events for the "
             "catalogue, or use '*' for every type",
             {"value": value[:80]},
         )
