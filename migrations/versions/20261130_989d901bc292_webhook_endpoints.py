@@ -121,7 +121,7 @@ def upgrade() -> None:
     op.create_index(
         "webhook_endpoint_deliveries_due_idx",
         "webhook_endpoint_deliveries",
-        ["org_id", "next_attempt_at"],
+        ["next_attempt_at"],
         unique=False,
         postgresql_where="status = 'pending'",
     )

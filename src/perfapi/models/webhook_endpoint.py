@@ -74,10 +74,11 @@ class WebhookEndpointDelivery(OrgOwnedWithId, Base):
         ),
         UniqueConstraint("org_id", "endpoint_id", "event_seq"),
         Index(None, "org_id", "event_seq"),
-        # What the senders look for: pending deliveries by when they are due.
+        # What the senders look for, across orgs: pending deliveries by when they are
+        # due. Not led by org_id: the claim takes the earliest due of every org (each
+        # row still carries its org_id, so this stays valid distributed by tenant).
         Index(
             "webhook_endpoint_deliveries_due_idx",
-            "org_id",
             "next_attempt_at",
             postgresql_where="status = 'pending'",
         ),
