@@ -11,6 +11,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
 from perfapi.auth import repository
+from perfapi.auth.actors import actor_var
 from perfapi.auth.service import Principal, authenticate
 from perfapi.auth.tokens import Scope
 from perfapi.db.session import DbSession, get_sessionmaker
@@ -31,7 +32,9 @@ async def _record_use(request: Request, principal: Principal) -> None:
     must not queue on the key's row lock for the length of a (possibly long) request,
     and a use is a use even when the request then fails.
     """
-    if not repository.needs_touch(principal.last_used_at, datetime.now(UTC)):
+    if principal.key_id is None or not repository.needs_touch(
+        principal.last_used_at, datetime.now(UTC)
+    ):
         return
     async with get_sessionmaker(request)() as session, session.begin():
         await repository.touch_last_used(session, principal.org_id, principal.key_id)
@@ -50,6 +53,7 @@ async def current_principal(
     if missing:
         raise ForbiddenError(f"This operation needs an API key with the '{missing[0]}' scope.")
     await _record_use(request, principal)
+    actor_var.set(principal.actor)
     return principal
 
 

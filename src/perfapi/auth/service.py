@@ -8,6 +8,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.auth import repository
+from perfapi.auth.actors import Actor
 from perfapi.auth.tokens import Scope, generate_token, hash_token, prefix_of, token_matches
 from perfapi.errors import NotFoundError, UnauthorizedError
 from perfapi.models import ApiKey
@@ -15,12 +16,16 @@ from perfapi.models import ApiKey
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the org every query is filtered by, and what the key may do."""
+    """Who is calling: the org every query is filtered by, what the caller may do, and
+    who it is (an API key, or a JWT's subject)."""
 
     org_id: UUID
-    key_id: UUID
+    actor: Actor
     scopes: frozenset[Scope]
-    last_used_at: datetime | None
+    # API keys only: the key, when it was last used, and its own rate limit if it has one.
+    key_id: UUID | None = None
+    last_used_at: datetime | None = None
+    rate_limit_per_minute: int | None = None
 
 
 async def issue_key(
@@ -54,6 +59,7 @@ async def authenticate(session: AsyncSession, token: str) -> Principal:
         raise UnauthorizedError("The API key has expired.")
     return Principal(
         org_id=key.org_id,
+        actor=Actor("api_key", str(key.id)),
         key_id=key.id,
         scopes=frozenset(Scope(scope) for scope in key.scopes),
         last_used_at=key.last_used_at,
