@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,14 +107,20 @@ class Server:
 
 
 @contextmanager
-def running_server(database_url: str) -> Iterator[Server]:
-    """`perfapi serve` (uvicorn, one worker) on the database; its bootstrap admin key."""
+def running_server(
+    database_url: str, settings: Mapping[str, str] | None = None
+) -> Iterator[Server]:
+    """`perfapi serve` (uvicorn, one worker) on the database; its bootstrap admin key.
+    ``settings`` (PERFAPI_* variables) are passed on; the caller's own are not."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("PERFAPI_")}
+    env.update(settings or {})
     env.update(
         PERFAPI_DATABASE_URL=database_url,
         PERFAPI_PORT=str(port),
         PERFAPI_LOG_LEVEL="warning",
+        # The benchmarks send through one key as fast as they can: measure, not limit.
+        PERFAPI_RATE_LIMIT_PER_MINUTE="1000000",
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "perfapi", "serve"],
@@ -136,7 +142,7 @@ def running_server(database_url: str) -> Iterator[Server]:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{base_url}/readyz", timeout=2, trust_env=False).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)

@@ -20,6 +20,7 @@ from perfapi.events.derived import derive_forever
 from perfapi.events.endpoints import router as events_router
 from perfapi.events.retention import prune_forever
 from perfapi.events.signals import EventSignals
+from perfapi.events.tails import Tails
 from perfapi.forecasts.cache import MODELS
 from perfapi.forecasts.endpoints import router as forecasts_router
 from perfapi.insights.endpoints import router as insights_router
@@ -119,6 +120,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.event_signals = EventSignals()
+    app.state.event_tails = Tails(app.state.event_signals)
     app.state.metrics = HttpMetrics()
     app.state.rollup_metrics = RollupMetrics(app.state.metrics.registry)
     app.state.event_metrics = EventMetrics(app.state.metrics.registry)

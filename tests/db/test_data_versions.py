@@ -3,7 +3,9 @@
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from perfapi.models import Base
@@ -127,3 +129,31 @@ async def test_points_note_the_latest_time_they_are_dated_at(
             {"org": tenant.id},
         )
     assert dated == datetime(2031, 5, 1, tzinfo=UTC)
+
+
+async def test_a_kpis_version_bump_takes_its_orgs_row_first(
+    sessionmaker: async_sessionmaker[AsyncSession], tenant: Tenant
+) -> None:
+    """Every commit takes the org's data version row before any KPI's: a request that
+    noted rollup changes before writing points must not take the KPI's row first, or
+    two ingest requests of one org committing together can deadlock."""
+    kpi_id = uuid.uuid4()
+    note_change = text(
+        "INSERT INTO rollup_changes (org_id, kpi_id, first_day, last_day) "
+        "VALUES (:org, :kpi, DATE '2026-01-01', DATE '2026-01-01')"
+    )
+    async with sessionmaker() as session, session.begin():
+        await session.execute(INSERT_KPI, {"org": tenant.id, "id": kpi_id, "key": "k"})
+        await session.execute(note_change, {"org": tenant.id, "kpi": kpi_id})
+    async with sessionmaker() as holder, sessionmaker() as writer:
+        await holder.begin()
+        await holder.execute(
+            text("SELECT 1 FROM org_data_versions WHERE org_id = :org FOR UPDATE"),
+            {"org": tenant.id},
+        )
+        await writer.begin()
+        await writer.execute(text("SET LOCAL lock_timeout = '200ms'"))
+        await writer.execute(note_change, {"org": tenant.id, "kpi": kpi_id})
+        with pytest.raises(DBAPIError, match="lock timeout"):
+            await writer.commit()
+        await holder.rollback()

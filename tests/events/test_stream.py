@@ -1,18 +1,22 @@
 """The live stream, through a real uvicorn server: what commits, in order, to every process."""
 
 import asyncio
+import contextlib
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import event
 
 from perfapi.app import create_app
 from perfapi.config import Settings
+from perfapi.events import tails
 from perfapi.events.signals import EventSignals
 from tests.support import Tenant, assert_problem, created
 
@@ -144,7 +148,7 @@ async def test_a_client_that_leaves_costs_nothing(
         async with stream(http, tenant) as response:
             await kpi(client, tenant, "seen")
             await next_events(response.aiter_lines(), 1)
-            assert signals.subscribers(tenant.id) == 1
+            assert signals.subscribers(tenant.id) == 2  # the stream and its org's tail
         await asyncio.wait_for(signals.until_no_subscribers(tenant.id), PATIENCE)
 
 
@@ -182,3 +186,60 @@ async def test_a_malformed_last_event_id_is_422(client: httpx.AsyncClient, tenan
         assert_problem(response, 422)
     response = await client.get("/v1/events/stream?type=kpi.exploded", headers=tenant.headers)
     assert_problem(response, 422)
+
+
+@contextlib.contextmanager
+def log_reads(app: FastAPI) -> Iterator[list[str]]:
+    """Every statement that reads the event log while in the block, as the app runs it."""
+    reads: list[str] = []
+
+    def noted(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM events" in statement:
+            reads.append(statement)
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", noted)
+    try:
+        yield reads
+    finally:
+        event.remove(engine, "before_cursor_execute", noted)
+
+
+async def test_many_streams_of_one_org_read_the_log_once_per_commit(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    async with served_client(app) as http, contextlib.AsyncExitStack() as streams:
+        opened = [await streams.enter_async_context(stream(http, tenant)) for _ in range(10)]
+        lines = [response.aiter_lines() for response in opened]
+        await kpi(client, tenant, "warm-up")
+        for each in lines:
+            await next_events(each, 1)
+        with log_reads(app) as reads:
+            await kpi(client, tenant, "counted")
+            received = [await next_events(each, 1) for each in lines]
+    assert all(json.loads(e["data"])["data"]["kpi"]["key"] == "counted" for (e,) in received)
+    assert len(reads) == 1, reads
+
+
+async def test_streams_behind_what_the_tail_keeps_read_the_log_and_miss_nothing(
+    app: FastAPI, client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tails, "KEPT", 2)
+    await kpi(client, tenant, "zero")
+    first = (await client.get("/v1/events", headers=tenant.headers)).json()["items"][0]["id"]
+    async with served_client(app) as http, stream(http, tenant) as live:
+        live_lines = live.aiter_lines()
+        for key in ("one", "two", "three", "four", "five"):
+            await kpi(client, tenant, key)
+        burst = await next_events(live_lines, 5)
+        # Resumed from before everything the tail keeps: from the log, then the tail.
+        async with stream(http, tenant, **{"Last-Event-ID": first}) as resumed:
+            resumed_lines = resumed.aiter_lines()
+            caught_up = await next_events(resumed_lines, 5)
+            await kpi(client, tenant, "six")
+            (after,) = await next_events(resumed_lines, 1)
+            (also,) = await next_events(live_lines, 1)
+    keys = [json.loads(e["data"])["data"]["kpi"]["key"] for e in [*burst, also]]
+    assert keys == ["one", "two", "three", "four", "five", "six"]
+    keys = [json.loads(e["data"])["data"]["kpi"]["key"] for e in [*caught_up, after]]
+    assert keys == ["one", "two", "three", "four", "five", "six"]

@@ -20,9 +20,18 @@ from tests.support import Tenant, assert_problem, running
 from tests.webhook_endpoints.receiver import Receiver, receiving
 
 ENDPOINTS = "/v1/webhook-endpoints"
-# Now, to the second: receivers refuse signatures with timestamps far from their clock.
+# Each test's now, to the second: receivers refuse signatures with timestamps far from
+# their clock, so it is taken when the test starts (see the fixture below).
 T0 = datetime.now(UTC).replace(microsecond=0)
 T0_TEXT = T0.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture(autouse=True)
+def now_at_the_start_of_each_test() -> None:
+    global T0, T0_TEXT  # the tests' clock, reset for each
+    T0 = datetime.now(UTC).replace(microsecond=0)
+    T0_TEXT = T0.strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 Sessions = async_sessionmaker[AsyncSession]
 

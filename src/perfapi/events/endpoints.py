@@ -92,7 +92,14 @@ async def stream_events(
         after = await service.latest_position(session, principal.org_id)
     state = request.app.state
     return EventSourceResponse(
-        event_stream(state.sessionmaker, state.event_signals, principal.org_id, after, type_),
+        event_stream(
+            state.sessionmaker,
+            state.event_signals,
+            state.event_tails,
+            principal.org_id,
+            after,
+            type_,
+        ),
         ping=state.settings.event_stream_heartbeat_seconds,
     )
 
