@@ -10,7 +10,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from perfapi import __version__
+from perfapi.audit.endpoints import router as audit_router
+from perfapi.audit.retention import prune_forever as prune_audit_forever
 from perfapi.auth.endpoints import router as api_keys_router
+from perfapi.auth.jwt import verifier_from_settings
 from perfapi.conditional.dependencies import NotModifiedError, not_modified_response
 from perfapi.conditional.headers import CachingHeadersMiddleware
 from perfapi.config import Settings
@@ -33,26 +36,29 @@ from perfapi.objectives.endpoints import router as objectives_router
 from perfapi.objectives.link_endpoints import router as objective_kpis_router
 from perfapi.ops.endpoints import DOCS_ASSETS_DIR, DOCS_ASSETS_PATH
 from perfapi.ops.endpoints import router as ops_router
-from perfapi.ops.metrics import EventMetrics, HttpMetrics, RollupMetrics
+from perfapi.ops.metrics import EventMetrics, HttpMetrics, RateLimitMetrics, RollupMetrics
 from perfapi.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from perfapi.ops.text_guard import TextGuardMiddleware
 from perfapi.points.admission import Admission
 from perfapi.points.endpoints import router as points_router
+from perfapi.ratelimits.headers import RateLimitHeadersMiddleware
+from perfapi.ratelimits.setup import open_limiter
 from perfapi.reports.kpi_endpoints import router as kpi_reports_router
 from perfapi.reports.org_endpoints import router as org_reports_router
 from perfapi.reports.progress_endpoints import router as progress_router
 from perfapi.rollups.worker import refresh_forever
+from perfapi.vault.setup import prepare_keys
 from perfapi.webhook_endpoints.delivery import deliver_forever
 from perfapi.webhook_endpoints.endpoints import router as webhook_endpoints_router
 from perfapi.webhooks.endpoints import router as webhook_sources_router
-from perfapi.webhooks.ratelimit import RateLimiter
 from perfapi.webhooks.receiver import router as webhook_receiver_router
 
 DESCRIPTION = """\
 Strategy and performance management, API first: objectives with key results,
 KPIs and their measurements, and reports computed on read.
 
-Authenticate with `Authorization: Bearer <api key>`. Errors are RFC 9457
+Authenticate with `Authorization: Bearer <api key>`, or with a JWT from the
+organisation's identity provider when the server is set up for one. Errors are RFC 9457
 `application/problem+json`. Lists are keyset-paginated with `?limit=&cursor=`.
 """
 
@@ -65,10 +71,16 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.database_url is None:
             raise RuntimeError("create_app needs settings.database_url to serve requests")
+        # The key file exists from here on; requests and senders read it at each use.
+        prepare_keys(settings)
         engine = create_engine(settings.database_url, settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.redis, app.state.rate_limiter = open_limiter(
+            settings, app.state.rate_limit_metrics
+        )
         pruner = asyncio.create_task(prune_forever(app.state.sessionmaker, settings))
+        audit_pruner = asyncio.create_task(prune_audit_forever(app.state.sessionmaker, settings))
         listener = asyncio.create_task(app.state.event_signals.listen_forever(engine))
         deriver = None
         if settings.derived_events_seconds > 0:
@@ -96,7 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            for task in (pruner, listener, deriver, sender):
+            for task in (pruner, audit_pruner, listener, deriver, sender):
                 if task is None:
                     continue
                 task.cancel()
@@ -106,6 +118,9 @@ def create_app(settings: Settings) -> FastAPI:
                 refresher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await refresher
+            await app.state.rate_limiter.aclose()
+            if app.state.jwt_verifier is not None:
+                await app.state.jwt_verifier.aclose()
             await engine.dispose()
 
     MODELS.resize(settings.forecast_models_kept)
@@ -119,12 +134,13 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    app.state.jwt_verifier = verifier_from_settings(settings)
     app.state.event_signals = EventSignals()
     app.state.event_tails = Tails(app.state.event_signals)
     app.state.metrics = HttpMetrics()
     app.state.rollup_metrics = RollupMetrics(app.state.metrics.registry)
     app.state.event_metrics = EventMetrics(app.state.metrics.registry)
-    app.state.webhook_limiter = RateLimiter()
+    app.state.rate_limit_metrics = RateLimitMetrics(app.state.metrics.registry)
     app.state.points_admission = Admission(
         slots=settings.large_points_json_slots,
         large_above=settings.large_points_json_bytes,
@@ -134,6 +150,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_exception_handler(NotModifiedError, not_modified_response)
     app.add_middleware(CachingHeadersMiddleware)
+    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(TextGuardMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -146,7 +163,15 @@ def create_app(settings: Settings) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["ETag", "Link", "Location", "Retry-After", "X-Request-Id"],
+            expose_headers=[
+                "ETag",
+                "Link",
+                "Location",
+                "RateLimit",
+                "RateLimit-Policy",
+                "Retry-After",
+                "X-Request-Id",
+            ],
             max_age=600,
         )
     # Added last, so outermost: every response, errors included, gets a request id.
@@ -170,6 +195,7 @@ def create_app(settings: Settings) -> FastAPI:
         webhook_receiver_router,
         webhook_endpoints_router,
         api_keys_router,
+        audit_router,
     ):
         app.include_router(router)
     app.mount(DOCS_ASSETS_PATH, StaticFiles(directory=DOCS_ASSETS_DIR), name="docs-assets")

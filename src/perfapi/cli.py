@@ -1,4 +1,4 @@
-"""The ``perfapi`` command: serve, migrate, orgs, keys, rollups, openapi."""
+"""The ``perfapi`` command: serve, migrate, orgs, keys, rollups, secrets, openapi."""
 
 import asyncio
 import json
@@ -14,12 +14,19 @@ from uuid import UUID
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.app import create_app
+from perfapi.audit import changes as audit_changes
+from perfapi.audit import service as audit
+from perfapi.audit.actions import Action
+from perfapi.audit.service import acting_as
+from perfapi.auth.actors import CLI
 from perfapi.auth.service import issue_key
 from perfapi.auth.tokens import Scope
 from perfapi.config import Settings
@@ -28,6 +35,7 @@ from perfapi.db.engine import create_engine
 from perfapi.db.migrate import migrate, migration_lock, upgrade_to_head
 from perfapi.demo import DemoSummary, OrgNotEmptyError, load_demo
 from perfapi.errors import ProblemError
+from perfapi.models import Org
 from perfapi.ops.gc import tune_garbage_collector
 from perfapi.ops.logs import configure_logging
 from perfapi.orgs import repository as orgs_repository
@@ -37,6 +45,9 @@ from perfapi.points.import_progress import print_import_summary, run_import
 from perfapi.points.importer import ImportFailedError
 from perfapi.rollups import service as rollups
 from perfapi.rollups.repository import ParkedChange
+from perfapi.vault.commands import secrets_cli
+from perfapi.vault.keys import KeyUnavailableError
+from perfapi.vault.setup import prepare_keys, warn_if_unshared
 
 T = TypeVar("T")
 
@@ -49,6 +60,7 @@ rollups_cli = typer.Typer(
 )
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(rollups_cli, name="rollups")
+cli.add_typer(secrets_cli, name="secrets")
 
 out = Console()
 err = Console(stderr=True)
@@ -57,7 +69,23 @@ DEFAULT_OPENAPI_PATH = Path("openapi/openapi.json")
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        # A setting from the environment is wrong: say which, without a traceback (and
+        # without its value: Settings hides inputs, which may be keys or passwords).
+        for problem in exc.errors(include_url=False, include_input=False):
+            name = "PERFAPI_" + "_".join(map(str, problem["loc"])).upper()
+            message = problem["msg"].removeprefix("Value error, ")
+            if "PERFAPI_" not in message:
+                message = f"{name}: {message}"
+            err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+        raise SystemExit(1) from None
+    except KeyUnavailableError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        raise SystemExit(1) from None
 
 
 def _fail(message: str) -> typer.Exit:
@@ -100,7 +128,10 @@ async def _migrated_session_work(
 
 def _run(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     try:
-        return asyncio.run(_migrated_session_work(settings, work))
+        # What a command writes is the operator's, in the audit log; only for the
+        # command: `serve` goes on to answer requests, each with its own actor.
+        with acting_as(CLI):
+            return asyncio.run(_migrated_session_work(settings, work))
     except ProblemError as exc:
         raise _fail(str(exc.detail)) from None
 
@@ -114,7 +145,9 @@ def serve() -> None:
     # handler that was installed before it. Ours turns it into a normal exit, so the
     # `with` blocks below still stop the embedded PostgreSQL.
     signal.signal(signal.SIGTERM, _exit_normally)
+    warn_if_unshared(settings)
     with _database(settings, serving=True) as settings:
+        prepare_keys(settings)  # before anything else: a key problem stops the start
         bootstrap = _run(settings, orgs.bootstrap_first_org)
         if bootstrap is not None:
             _announce_bootstrap(bootstrap)
@@ -167,8 +200,14 @@ def migrate_command() -> None:
 def orgs_create(name: Annotated[str, typer.Argument(help="A unique org name.")]) -> None:
     """Create an org."""
     settings = Settings()
+
+    async def work(session: AsyncSession) -> Org:
+        org = await orgs.create_org(session, name)
+        await orgs.record_created(session, org)
+        return org
+
     with _database(settings) as settings:
-        org = _run(settings, lambda session: orgs.create_org(session, name))
+        org = _run(settings, work)
     out.print(f"created org {org.name} ({org.id})")
 
 
@@ -189,13 +228,26 @@ def keys_create(
     org: Annotated[str, typer.Option(help="The org's name.")],
     scope: Annotated[list[Scope], typer.Option(help="Repeat for several scopes.")],
     name: Annotated[str, typer.Option(help="What the key is for.")] = "created by the CLI",
+    rate_limit_per_minute: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=1_000_000,
+            help="The key's own requests per minute; default: PERFAPI_RATE_LIMIT_PER_MINUTE.",
+        ),
+    ] = None,
 ) -> None:
     """Create an API key and print it once."""
     settings = Settings()
 
     async def work(session: AsyncSession) -> str:
         owner = await orgs.org_named(session, org)
-        _, token = await issue_key(session, owner.id, name, scope)
+        key, token = await issue_key(
+            session, owner.id, name, scope, rate_limit_per_minute=rate_limit_per_minute
+        )
+        await audit.record(
+            session, owner.id, Action.API_KEY_CREATED, key.id, audit_changes.created(key)
+        )
         return token
 
     with _database(settings) as settings:

@@ -4,11 +4,15 @@ Nothing in perfapi reads the environment at import time: ``create_app`` and the 
 receive a :class:`Settings` instance and pass it down.
 """
 
+from ipaddress import ip_address
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from perfapi.vault.keys import VaultError, parse_key
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -16,7 +20,10 @@ MIB = 1024 * 1024
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PERFAPI_", extra="ignore")
+    # hide_input_in_errors: a bad value is never echoed (it may be a key or a password).
+    model_config = SettingsConfigDict(
+        env_prefix="PERFAPI_", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str | None = Field(
         default=None,
@@ -57,6 +64,9 @@ class Settings(BaseSettings):
     )
     event_retention_days: int = Field(
         default=30, ge=1, le=3650, description="How long the event log keeps events."
+    )
+    audit_retention_days: int = Field(
+        default=365, ge=1, le=36_500, description="How long the audit log keeps entries."
     )
     derived_events_seconds: float = Field(
         default=2.0,
@@ -120,9 +130,58 @@ class Settings(BaseSettings):
     rollup_retry_max_seconds: float = Field(
         default=300.0, gt=0, description="Longest wait between tries of a failing rollup change."
     )
+    jwt_issuer: str | None = Field(
+        default=None,
+        description="The identity provider's issuer, exactly as in its tokens' `iss` claim. "
+        "Set with jwt_audience and one of jwt_jwks_url or jwt_jwks_file to accept JWT bearer "
+        "tokens besides API keys.",
+    )
+    jwt_audience: str | None = Field(
+        default=None, description="The `aud` value a token must carry to be accepted."
+    )
+    jwt_jwks_url: str | None = Field(
+        default=None,
+        description="Where the provider publishes its JSON Web Key Set: https, or http to a "
+        "loopback address only.",
+    )
+    jwt_jwks_file: Path | None = Field(
+        default=None, description="A JSON Web Key Set in a file, instead of jwt_jwks_url."
+    )
+    jwt_org_claim: str = Field(
+        default="org", min_length=1, description="The claim holding the name of the caller's org."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of 32 random bytes: the key that encrypts stored webhook secrets "
+        "(`perfapi secrets generate-key` makes one). Unset: a key file in data_dir, created at "
+        "first start.",
+    )
+    secret_keys_previous: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Older keys, comma-separated, still accepted for decryption (during a "
+        "rotation); needs secret_key.",
+    )
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
+    rate_limit_per_minute: int = Field(
+        default=6000,
+        ge=1,
+        le=1_000_000,
+        description="Requests per minute per caller (API key or JWT subject) for keys without "
+        "their own rate_limit_per_minute; a burst of a whole minute's allowance passes.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis (redis://host:6379/0) shared by every process and replica for rate "
+        "limits. Unset: each process counts on its own.",
+    )
+    redis_key_prefix: str = Field(
+        default="perfapi:",
+        min_length=1,
+        max_length=100,
+        description="Prefix of every Redis key perfapi writes (<prefix>ratelimit:...).",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -153,3 +212,98 @@ class Settings(BaseSettings):
         if not value.startswith("postgresql+asyncpg://"):
             raise ValueError("must be a PostgreSQL URL (postgresql://...)")
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        """Refused at start rather than by the first request that asks Redis."""
+        if value is None or value == "":
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a Redis URL (redis://host:6379/0, rediss://, unix://)")
+        return value
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _checked_key(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            _parsed_key(value, "PERFAPI_SECRET_KEY")
+        return value
+
+    @field_validator("secret_keys_previous", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            keys = [key.strip() for key in value.split(",") if key.strip()]
+            for key in keys:
+                _parsed_key(key, "each of PERFAPI_SECRET_KEYS_PREVIOUS")
+            return keys
+        return value
+
+    @model_validator(mode="after")
+    def _previous_keys_need_a_key(self) -> Self:
+        if self.secret_keys_previous and self.secret_key is None:
+            raise ValueError("PERFAPI_SECRET_KEYS_PREVIOUS needs PERFAPI_SECRET_KEY")
+        return self
+
+    @field_validator("jwt_issuer", "jwt_audience", "jwt_jwks_url", "jwt_jwks_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _jwt_all_or_nothing(self) -> Self:
+        check_jwt_settings(self)
+        return self
+
+
+def _parsed_key(text: str, what: str) -> bytes:
+    try:
+        return parse_key(text, what)
+    except VaultError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def check_jwt_settings(settings: Settings) -> None:
+    """JWT bearer tokens are configured completely or not at all.
+
+    Also called by ``create_app``: settings made with ``model_copy`` skip validators.
+    """
+    required = {
+        "PERFAPI_JWT_ISSUER": settings.jwt_issuer,
+        "PERFAPI_JWT_AUDIENCE": settings.jwt_audience,
+    }
+    sources = [s for s in (settings.jwt_jwks_url, settings.jwt_jwks_file) if s is not None]
+    if not any(required.values()) and not sources:
+        return
+    missing = [name for name, value in required.items() if not value]
+    if missing:
+        raise ValueError(f"JWT bearer tokens also need {' and '.join(missing)}")
+    if len(sources) != 1:
+        raise ValueError(
+            "JWT bearer tokens need exactly one of PERFAPI_JWT_JWKS_URL and PERFAPI_JWT_JWKS_FILE"
+        )
+    if settings.jwt_jwks_url is not None:
+        _check_jwks_url(settings.jwt_jwks_url)
+
+
+def _check_jwks_url(url: str) -> None:
+    """https only: the key set decides who may call. Plain http is allowed to a loopback
+    address, where nothing travels over a network (a sidecar, or tests)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+        return
+    raise ValueError("PERFAPI_JWT_JWKS_URL must be an https URL (http only to a loopback address)")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -11,6 +11,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from perfapi.audit.service import acting_as
+from perfapi.auth.actors import CLI
 from perfapi.demo import DemoSummary, OrgNotEmptyError, load_demo
 from perfapi.demo.data import QUIET_FOR, QUIET_KEY_RESULT, build_dataset
 from perfapi.demo.series import BIG_DEAL_ARR, big_deal_day, big_deal_points, midnight
@@ -53,8 +55,10 @@ async def load(
     seed: int = 7,
     today: date = TODAY,
 ) -> DemoSummary:
-    async with sessionmaker() as session, session.begin():
-        return await load_demo(session, org_id, today=today, seed=seed)
+    # As `perfapi demo` does: its writes are the operator's in the audit log.
+    with acting_as(CLI):
+        async with sessionmaker() as session, session.begin():
+            return await load_demo(session, org_id, today=today, seed=seed)
 
 
 async def every_item(client: httpx.AsyncClient, tenant: Tenant, url: str) -> list[Item]:

@@ -155,6 +155,8 @@ async def live_server(server_url: str, log_path: Path) -> AsyncIterator[LiveServ
         port = free_port()
         env = perfapi_env(PERFAPI_DATABASE_URL=database_url, PERFAPI_PORT=str(port))
         env["PERFAPI_LOG_JSON"] = "true"
+        # One key sends it all: at the default limit most answers would be 429s.
+        env["PERFAPI_RATE_LIMIT_PER_MINUTE"] = "1000000"
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             *("-m", "perfapi", "serve"),

@@ -1,4 +1,4 @@
-"""``Authorization: Bearer <key>`` -> :class:`Principal`, with scope checks.
+"""``Authorization: Bearer <key or JWT>`` -> :class:`Principal`, with scope checks.
 
 Declared with ``Security(..., scopes=[...])`` so the OpenAPI document names the
 scope every operation needs.
@@ -12,16 +12,20 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityS
 
 from perfapi.auth import repository
 from perfapi.auth.actors import actor_var
-from perfapi.auth.service import Principal, authenticate
+from perfapi.auth.bearer import authenticate_bearer
+from perfapi.auth.service import Principal
 from perfapi.auth.tokens import Scope
 from perfapi.db.session import DbSession, get_sessionmaker
 from perfapi.errors import ForbiddenError, UnauthorizedError
+from perfapi.ratelimits.enforce import enforce_rate_limit
 
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="apiKey",
     description="An API key: `Authorization: Bearer pfk_...`. Create one with "
-    "`perfapi keys create` or `POST /v1/api-keys`.",
+    "`perfapi keys create` or `POST /v1/api-keys`. Or, where the server is set up for the "
+    "organisation's identity provider, a JWT it issued (RS256, ES256 or EdDSA): "
+    "`Authorization: Bearer eyJ...`, with the org in a claim and perfapi's scopes in `scope`.",
 )
 
 
@@ -48,12 +52,13 @@ async def current_principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise UnauthorizedError("Send an API key: Authorization: Bearer <key>.")
-    principal = await authenticate(session, credentials.credentials)
+    principal = await authenticate_bearer(request, session, credentials.credentials)
     missing = [scope for scope in security_scopes.scopes if scope not in principal.scopes]
     if missing:
-        raise ForbiddenError(f"This operation needs an API key with the '{missing[0]}' scope.")
+        raise ForbiddenError(f"This operation needs the '{missing[0]}' scope.")
     await _record_use(request, principal)
     actor_var.set(principal.actor)
+    await enforce_rate_limit(request, principal)
     return principal
 
 

@@ -2,9 +2,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, status
 
+from perfapi.audit import changes as audit_changes
+from perfapi.audit import service as audit
+from perfapi.audit.actions import Action
 from perfapi.auth import repository, service
 from perfapi.auth.dependencies import AdminAccess
-from perfapi.auth.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated
+from perfapi.auth.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyUpdate
 from perfapi.auth.tokens import Scope
 from perfapi.conditional.dependencies import conditional
 from perfapi.db.session import DbSession
@@ -47,7 +50,15 @@ async def create_api_key(
     body: ApiKeyCreate, principal: AdminAccess, session: DbSession, response: Response
 ) -> ApiKeyCreated:
     key, token = await service.issue_key(
-        session, principal.org_id, body.name, body.scopes, body.expires_at
+        session,
+        principal.org_id,
+        body.name,
+        body.scopes,
+        body.expires_at,
+        body.rate_limit_per_minute,
+    )
+    await audit.record(
+        session, principal.org_id, Action.API_KEY_CREATED, key.id, audit_changes.created(key)
     )
     response.headers["Location"] = f"{router.prefix}/{key.id}"
     return ApiKeyCreated.model_validate({**ApiKey.model_validate(key).model_dump(), "key": token})
@@ -61,6 +72,20 @@ async def create_api_key(
 )
 async def get_api_key(key_id: UUID, principal: AdminAccess, session: DbSession) -> ApiKey:
     return ApiKey.model_validate(await service.get(session, principal.org_id, key_id))
+
+
+@router.patch(
+    "/{key_id}",
+    operation_id="updateApiKey",
+    summary="Rename an API key or change its rate limit (JSON merge patch)",
+    description="`rate_limit_per_minute: null` puts the key back on the server's default. "
+    "A new limit applies from the key's next request.",
+)
+async def update_api_key(
+    key_id: UUID, body: ApiKeyUpdate, principal: AdminAccess, session: DbSession
+) -> ApiKey:
+    changes = body.model_dump(exclude_unset=True)
+    return ApiKey.model_validate(await service.update(session, principal.org_id, key_id, changes))
 
 
 @router.post(

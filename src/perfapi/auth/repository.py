@@ -39,6 +39,12 @@ async def add(session: AsyncSession, key: ApiKey) -> ApiKey:
     return key
 
 
+async def save(session: AsyncSession, key: ApiKey) -> ApiKey:
+    await session.flush()
+    await session.refresh(key)
+    return key
+
+
 async def list_page(
     session: AsyncSession, org_id: UUID, *, after: Sequence[Any] | None, limit: int
 ) -> tuple[list[ApiKey], list[Any] | None]:

@@ -6,6 +6,19 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from perfapi.auth.tokens import Scope
 from perfapi.kit.calendar import CalendarInstant
+from perfapi.kit.fields import JsonInteger
+from perfapi.kit.schemas import RequestModel, not_null
+
+KeyRateLimit = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=1_000_000,
+        description="Requests per minute this key may make (a burst of a whole minute's "
+        "allowance passes); null: the server's default (PERFAPI_RATE_LIMIT_PER_MINUTE).",
+    ),
+    JsonInteger,
+]
 
 
 def _distinct(scopes: list[Scope]) -> list[Scope]:
@@ -22,6 +35,17 @@ class ApiKeyCreate(BaseModel):
     expires_at: CalendarInstant | None = Field(
         default=None, description="After this instant the key no longer authenticates."
     )
+    rate_limit_per_minute: KeyRateLimit | None = None
+
+
+class ApiKeyUpdate(RequestModel):
+    """JSON merge patch: a field left out keeps its value; `rate_limit_per_minute: null`
+    puts the key back on the server's default."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    rate_limit_per_minute: KeyRateLimit | None = None
+
+    _required = not_null("name")
 
 
 class ApiKey(BaseModel):
@@ -35,6 +59,9 @@ class ApiKey(BaseModel):
     expires_at: datetime | None
     last_used_at: datetime | None = Field(description="Updated at most once a minute.")
     revoked_at: datetime | None
+    rate_limit_per_minute: int | None = Field(
+        description="The key's own requests per minute; null: the server's default."
+    )
 
 
 class ApiKeyCreated(ApiKey):

@@ -1,12 +1,15 @@
 """Issuing, checking and revoking API keys."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from perfapi.audit import changes as audit_changes
+from perfapi.audit import service as audit
+from perfapi.audit.actions import Action
 from perfapi.auth import repository
 from perfapi.auth.actors import Actor
 from perfapi.auth.tokens import Scope, generate_token, hash_token, prefix_of, token_matches
@@ -34,6 +37,7 @@ async def issue_key(
     name: str,
     scopes: Iterable[Scope],
     expires_at: datetime | None = None,
+    rate_limit_per_minute: int | None = None,
 ) -> tuple[ApiKey, str]:
     """Store a new key; return it with its secret, which is never available again."""
     token, prefix = generate_token()
@@ -44,6 +48,7 @@ async def issue_key(
         secret_hash=hash_token(token),
         scopes=sorted({Scope(scope).value for scope in scopes}),
         expires_at=expires_at,
+        rate_limit_per_minute=rate_limit_per_minute,
     )
     return await repository.add(session, key), token
 
@@ -63,6 +68,7 @@ async def authenticate(session: AsyncSession, token: str) -> Principal:
         key_id=key.id,
         scopes=frozenset(Scope(scope) for scope in key.scopes),
         last_used_at=key.last_used_at,
+        rate_limit_per_minute=key.rate_limit_per_minute,
     )
 
 
@@ -70,7 +76,30 @@ async def revoke(session: AsyncSession, org_id: UUID, key_id: UUID) -> ApiKey:
     key = await repository.get_for_update(session, org_id, key_id)
     if key is None:
         raise NotFoundError("No API key with this id.")
-    return await repository.mark_revoked(session, key)
+    recorded = audit_changes.snapshot(key)
+    revoked = await repository.mark_revoked(session, key)
+    # Recorded even when already revoked (no changes): someone asked to revoke it.
+    await audit.record(
+        session, org_id, Action.API_KEY_REVOKED, key_id, audit_changes.updated(recorded, revoked)
+    )
+    return revoked
+
+
+async def update(
+    session: AsyncSession, org_id: UUID, key_id: UUID, changes: Mapping[str, object]
+) -> ApiKey:
+    """Apply a merge patch's fields (already validated) to the key."""
+    key = await repository.get_for_update(session, org_id, key_id)
+    if key is None:
+        raise NotFoundError("No API key with this id.")
+    recorded = audit_changes.snapshot(key)
+    for name, value in changes.items():
+        setattr(key, name, value)
+    saved = await repository.save(session, key)
+    await audit.record(
+        session, org_id, Action.API_KEY_UPDATED, key_id, audit_changes.updated(recorded, saved)
+    )
+    return saved
 
 
 async def get(session: AsyncSession, org_id: UUID, key_id: UUID) -> ApiKey:

@@ -7,6 +7,9 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from perfapi.audit import changes as audit_changes
+from perfapi.audit import service as audit
+from perfapi.audit.actions import Action
 from perfapi.errors import ConflictError, FieldError, NotFoundError, ValidationFailedError
 from perfapi.events import service as events
 from perfapi.events.types import EventType
@@ -106,6 +109,9 @@ async def create(
     await events.record(
         session, org_id, EventType.KEY_RESULT_CREATED, {"key_result": events.stored(key_result)}
     )
+    await audit.record(
+        session, org_id, Action.KEY_RESULT_CREATED, key_result.id, audit_changes.created(key_result)
+    )
     return key_result
 
 
@@ -126,6 +132,7 @@ async def update(
     if problems:
         raise ValidationFailedError(problems)
     before = events.previous(key_result, changes)
+    recorded = audit_changes.snapshot(key_result)
     for name, value in changes.items():
         setattr(key_result, name, value)
     saved = await repository.save(session, key_result)
@@ -135,14 +142,21 @@ async def update(
         EventType.KEY_RESULT_UPDATED,
         {"key_result": events.stored(saved), "previous": before},
     )
+    await audit.record(
+        session, org_id, Action.KEY_RESULT_UPDATED, saved.id, audit_changes.updated(recorded, saved)
+    )
     return saved
 
 
 async def delete(session: AsyncSession, org_id: UUID, key_result_id: UUID) -> None:
     key_result = await get(session, org_id, key_result_id)
     gone = events.stored(key_result)
+    recorded = audit_changes.snapshot(key_result)
     await repository.remove(session, key_result)
     await events.record(session, org_id, EventType.KEY_RESULT_DELETED, {"key_result": gone})
+    await audit.record(
+        session, org_id, Action.KEY_RESULT_DELETED, key_result_id, audit_changes.deleted(recorded)
+    )
 
 
 async def check_in(
@@ -179,6 +193,9 @@ async def check_in(
             },
         },
     )
+    await audit.record(
+        session, org_id, Action.CHECK_IN_CREATED, made.id, audit_changes.created(made)
+    )
     return made
 
 
@@ -190,5 +207,9 @@ async def get_check_in(session: AsyncSession, org_id: UUID, check_in_id: UUID) -
 
 
 async def delete_check_in(session: AsyncSession, org_id: UUID, check_in_id: UUID) -> None:
+    recorded = audit_changes.snapshot(await get_check_in(session, org_id, check_in_id))
     if not await repository.remove_check_in(session, org_id, check_in_id):
         raise NotFoundError("No check-in with this id.")
+    await audit.record(
+        session, org_id, Action.CHECK_IN_DELETED, check_in_id, audit_changes.deleted(recorded)
+    )

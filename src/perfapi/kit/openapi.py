@@ -3,10 +3,10 @@
 Statuses that follow from an operation's shape are added here so no route can
 forget them: a request body can be malformed (400), too large (413), of the
 wrong media type (415) or invalid (422); parameters can be invalid (422); an
-authenticated operation can answer 401, 403 and, when the database is down,
-503; a path with an id can answer 404; anything can answer 500. Statuses that
-follow from a route's meaning (409, ...) are declared on the route with
-:func:`problem_responses`.
+authenticated operation can answer 401, 403, 429 (over the caller's rate limit)
+and, when the database is down, 503; a path with an id can answer 404; anything
+can answer 500. Statuses that follow from a route's meaning (409, ...) are
+declared on the route with :func:`problem_responses`.
 """
 
 from collections.abc import Mapping, Sequence
@@ -46,7 +46,7 @@ def _implied_statuses(path: str, operation: dict[str, Any]) -> set[int]:
     if operation.get("parameters"):
         statuses.add(422)
     if operation.get("security"):
-        statuses |= {401, 403, 503}
+        statuses |= {401, 403, 429, 503}
     if "{" in path:
         statuses.add(404)
     return statuses
@@ -77,7 +77,25 @@ def _describe_errors(path: str, operation: dict[str, Any]) -> None:
             response["content"] = _problem_content(schema)
             if status == 422:
                 response["description"] = "Validation failed; `errors` lists every problem."
+            if status == 429:
+                response["headers"] = _RATE_LIMIT_HEADERS
     operation["responses"] = dict(sorted(responses.items()))
+
+
+_RATE_LIMIT_HEADERS = {
+    "Retry-After": {
+        "description": "Seconds until a request is allowed again.",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "RateLimit-Policy": {
+        "description": 'The limit, e.g. `"key";q=3;w=60`: 3 requests per 60 seconds.',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'What is left, e.g. `"key";r=0;t=20`: none, one again in 20 seconds.',
+        "schema": {"type": "string"},
+    },
+}
 
 
 _TAG_HEADERS = {

@@ -4,6 +4,9 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from perfapi.audit import changes as audit_changes
+from perfapi.audit import service as audit
+from perfapi.audit.actions import Action
 from perfapi.errors import ConflictError, FieldError, NotFoundError, ValidationFailedError
 from perfapi.events import service as events
 from perfapi.events.types import EventType
@@ -26,6 +29,7 @@ async def get(session: AsyncSession, org_id: UUID, kpi_id: UUID) -> Kpi:
 async def create(session: AsyncSession, org_id: UUID, body: KpiCreate) -> Kpi:
     kpi = await repository.save(session, Kpi(org_id=org_id, **body.model_dump()))
     await events.record(session, org_id, EventType.KPI_CREATED, {"kpi": events.stored(kpi)})
+    await audit.record(session, org_id, Action.KPI_CREATED, kpi.id, audit_changes.created(kpi))
     return kpi
 
 
@@ -33,11 +37,15 @@ async def update(session: AsyncSession, org_id: UUID, kpi_id: UUID, body: KpiUpd
     kpi = await get(session, org_id, kpi_id)
     changes = body.model_dump(exclude_unset=True)
     before = events.previous(kpi, changes)
+    recorded = audit_changes.snapshot(kpi)
     for name, value in changes.items():
         setattr(kpi, name, value)
     saved = await repository.save(session, kpi)
     await events.record(
         session, org_id, EventType.KPI_UPDATED, {"kpi": events.stored(saved), "previous": before}
+    )
+    await audit.record(
+        session, org_id, Action.KPI_UPDATED, saved.id, audit_changes.updated(recorded, saved)
     )
     return saved
 
@@ -58,10 +66,12 @@ async def delete(session: AsyncSession, org_id: UUID, kpi_id: UUID) -> None:
             f"{users} key result(s) read from this KPI; delete them or clear their kpi_id first."
         )
     gone = events.stored(kpi)
+    recorded = audit_changes.snapshot(kpi)
     await points.delete_all_of_kpi(session, org_id, kpi_id)
     await rollups.delete_kpi_rollups(session, org_id, kpi_id)
     await repository.remove(session, kpi)
     await events.record(session, org_id, EventType.KPI_DELETED, {"kpi": gone})
+    await audit.record(session, org_id, Action.KPI_DELETED, kpi_id, audit_changes.deleted(recorded))
 
 
 async def add_target(
@@ -89,9 +99,13 @@ async def add_target(
             f"The period overlaps target {clash.id} "
             f"({clash.period_start.isoformat()} to {clash.period_end.isoformat()})."
         )
-    return await repository.add_target(
+    target = await repository.add_target(
         session, KpiTarget(org_id=org_id, kpi_id=kpi_id, **body.model_dump())
     )
+    await audit.record(
+        session, org_id, Action.KPI_TARGET_CREATED, target.id, audit_changes.created(target)
+    )
+    return target
 
 
 async def get_target(session: AsyncSession, org_id: UUID, target_id: UUID) -> KpiTarget:
@@ -102,5 +116,9 @@ async def get_target(session: AsyncSession, org_id: UUID, target_id: UUID) -> Kp
 
 
 async def delete_target(session: AsyncSession, org_id: UUID, target_id: UUID) -> None:
+    recorded = audit_changes.snapshot(await get_target(session, org_id, target_id))
     if not await repository.remove_target(session, org_id, target_id):
         raise NotFoundError("No KPI target with this id.")
+    await audit.record(
+        session, org_id, Action.KPI_TARGET_DELETED, target_id, audit_changes.deleted(recorded)
+    )

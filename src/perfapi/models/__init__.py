@@ -2,6 +2,7 @@
 
 from perfapi.db.base import Base
 from perfapi.models.api_key import ApiKey
+from perfapi.models.audit import AuditEvent
 from perfapi.models.data_version import (
     DataVersionBump,
     KpiPointVersion,
@@ -26,6 +27,7 @@ from perfapi.models.webhook_endpoint import (
 
 __all__ = [
     "ApiKey",
+    "AuditEvent",
     "Base",
     "CheckIn",
     "DataVersionBump",

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import Index, LargeBinary, Text
+from sqlalchemy import CheckConstraint, Index, Integer, LargeBinary, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,6 +16,7 @@ class ApiKey(OrgOwnedWithId, Timestamps, Base):
         # tenant-distributed setup it stays valid (a fan-out lookup, or api_keys
         # as a reference table).
         Index(None, "prefix", unique=True),
+        CheckConstraint("rate_limit_per_minute > 0", name="rate_limit"),
     )
 
     name: Mapped[str] = mapped_column(Text)
@@ -25,3 +26,5 @@ class ApiKey(OrgOwnedWithId, Timestamps, Base):
     expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # NULL: the server's default (PERFAPI_RATE_LIMIT_PER_MINUTE).
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)

@@ -17,6 +17,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from perfapi.db.base import Base, OrgOwnedWithId, Timestamps, one_of
 
 SCHEMES = ("standard", "hmac_sha256")
+SECRETS_ENCRYPTED = (
+    "secret LIKE 'v1.%' AND (previous_secret IS NULL OR previous_secret LIKE 'v1.%')"
+)
+"""Secrets are stored encrypted (perfapi.vault); plaintext is refused."""
 DELIVERY_STATUSES = ("processed", "failed")
 
 
@@ -32,6 +36,7 @@ class WebhookSource(OrgOwnedWithId, Timestamps, Base):
         Index(None, "id", unique=True),
         CheckConstraint(one_of("scheme", SCHEMES), name="scheme"),
         CheckConstraint("rate_limit_per_minute > 0", name="rate_limit"),
+        CheckConstraint(SECRETS_ENCRYPTED, name="secrets_encrypted"),
     )
 
     name: Mapped[str] = mapped_column(Text)

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from perfapi.db.base import Base, OrgOwned, OrgOwnedWithId, Timestamps, one_of
+from perfapi.models.webhook import SECRETS_ENCRYPTED
 
 DELIVERY_STATUSES = ("pending", "succeeded", "failed")
 ATTEMPT_STATUSES = ("succeeded", "failed")
@@ -32,7 +33,10 @@ ATTEMPT_TRIGGERS = ("scheduled", "manual")
 
 class WebhookEndpoint(OrgOwnedWithId, Timestamps, Base):
     __tablename__ = "webhook_endpoints"
-    __table_args__ = (Index(None, "org_id", "created_at", "id"),)
+    __table_args__ = (
+        Index(None, "org_id", "created_at", "id"),
+        CheckConstraint(SECRETS_ENCRYPTED, name="secrets_encrypted"),
+    )
 
     url: Mapped[str] = mapped_column(Text)
     events: Mapped[list[str]] = mapped_column(ARRAY(Text))

@@ -234,19 +234,36 @@ async def list_links_page(
     )
 
 
+async def link_weight(
+    session: AsyncSession, org_id: UUID, objective_id: UUID, kpi_id: UUID
+) -> float | None:
+    """The link's weight, locked until the transaction ends; None when not linked."""
+    weight: float | None = await session.scalar(
+        select(ObjectiveKpi.weight)
+        .where(
+            ObjectiveKpi.org_id == org_id,
+            ObjectiveKpi.objective_id == objective_id,
+            ObjectiveKpi.kpi_id == kpi_id,
+        )
+        .with_for_update()
+    )
+    return weight
+
+
 async def remove_link(
     session: AsyncSession, org_id: UUID, objective_id: UUID, kpi_id: UUID
-) -> bool:
-    result = await session.execute(
+) -> float | None:
+    """Remove the link; the weight it had, or None when there was none."""
+    weight: float | None = await session.scalar(
         delete(ObjectiveKpi)
         .where(
             ObjectiveKpi.org_id == org_id,
             ObjectiveKpi.objective_id == objective_id,
             ObjectiveKpi.kpi_id == kpi_id,
         )
-        .returning(ObjectiveKpi.kpi_id)
+        .returning(ObjectiveKpi.weight)
     )
-    return result.first() is not None
+    return weight
 
 
 @cache

@@ -7,6 +7,9 @@ from uuid import UUID
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from perfapi.audit import changes as audit_changes
+from perfapi.audit import service as audit
+from perfapi.audit.actions import Action
 from perfapi.errors import ConflictError, FieldError, NotFoundError, ValidationFailedError
 from perfapi.events import service as events
 from perfapi.events.types import EventType
@@ -83,6 +86,9 @@ async def create(session: AsyncSession, org_id: UUID, body: ObjectiveCreate) -> 
     await events.record(
         session, org_id, EventType.OBJECTIVE_CREATED, {"objective": events.stored(objective)}
     )
+    await audit.record(
+        session, org_id, Action.OBJECTIVE_CREATED, objective.id, audit_changes.created(objective)
+    )
     return objective
 
 
@@ -105,6 +111,7 @@ async def update(
     if problems:
         raise ValidationFailedError(problems)
     before = events.previous(objective, changes)
+    recorded = audit_changes.snapshot(objective)
     for name, value in changes.items():
         setattr(objective, name, value)
     saved = await repository.save(session, objective)
@@ -113,6 +120,9 @@ async def update(
         org_id,
         EventType.OBJECTIVE_UPDATED,
         {"objective": events.stored(saved), "previous": before},
+    )
+    await audit.record(
+        session, org_id, Action.OBJECTIVE_UPDATED, saved.id, audit_changes.updated(recorded, saved)
     )
     return saved
 
@@ -127,8 +137,12 @@ async def delete(session: AsyncSession, org_id: UUID, objective_id: UUID) -> Non
     if await repository.has_children(session, org_id, objective_id):
         raise ConflictError("The objective has children; delete or move them first.")
     gone = events.stored(objective)
+    recorded = audit_changes.snapshot(objective)
     await repository.remove(session, objective)
     await events.record(session, org_id, EventType.OBJECTIVE_DELETED, {"objective": gone})
+    await audit.record(
+        session, org_id, Action.OBJECTIVE_DELETED, objective_id, audit_changes.deleted(recorded)
+    )
 
 
 async def link_kpi(
@@ -137,10 +151,25 @@ async def link_kpi(
     await get(session, org_id, objective_id, for_reference=True)
     if await kpis.get(session, org_id, kpi_id, for_reference=True) is None:
         raise NotFoundError("No KPI with this id.")
-    return await repository.upsert_link(session, org_id, objective_id, kpi_id, weight)
+    before = await repository.link_weight(session, org_id, objective_id, kpi_id)
+    link, created = await repository.upsert_link(session, org_id, objective_id, kpi_id, weight)
+    # The KPI names the link, so it is always there: [null, id] when the link is new.
+    recorded: audit_changes.Changes = {"kpi_id": (None if created else kpi_id, kpi_id)}
+    if created or before != weight:
+        recorded["weight"] = (None if created else before, weight)
+    await audit.record(session, org_id, Action.OBJECTIVE_KPI_LINKED, objective_id, recorded)
+    return link, created
 
 
 async def unlink_kpi(session: AsyncSession, org_id: UUID, objective_id: UUID, kpi_id: UUID) -> None:
     await get(session, org_id, objective_id)
-    if not await repository.remove_link(session, org_id, objective_id, kpi_id):
+    weight = await repository.remove_link(session, org_id, objective_id, kpi_id)
+    if weight is None:
         raise NotFoundError("This objective is not linked to this KPI.")
+    await audit.record(
+        session,
+        org_id,
+        Action.OBJECTIVE_KPI_UNLINKED,
+        objective_id,
+        {"kpi_id": (kpi_id, None), "weight": (weight, None)},
+    )

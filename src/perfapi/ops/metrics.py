@@ -71,3 +71,14 @@ class RollupMetrics:
             "Rollup changes set aside after repeated failures, until `perfapi rollups retry`.",
             registry=registry,
         )
+
+
+class RateLimitMetrics:
+    """How the rate limiter fared, on the app's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.unchecked = Counter(
+            "perfapi_rate_limit_unchecked",
+            "Requests let through without a rate-limit check because Redis did not answer.",
+            registry=registry,
+        )

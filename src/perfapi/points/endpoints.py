@@ -6,6 +6,8 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 
+from perfapi.audit import service as audit
+from perfapi.audit.actions import Action
 from perfapi.auth.dependencies import IngestAccess, ReadAccess, WriteAccess
 from perfapi.conditional.dependencies import conditional
 from perfapi.db.session import DbSession
@@ -290,4 +292,12 @@ async def delete_points(
         await rollups.record_changes(
             session, principal.org_id, [kpi_id], first.astimezone(UTC).date(), last_day
         )
+    # The range names what was deleted (unchanged, so old = new); the count went to 0.
+    await audit.record(
+        session,
+        principal.org_id,
+        Action.KPI_POINTS_DELETED,
+        kpi_id,
+        {"from": (first, first), "to": (last, last), "points": (deleted, 0)},
+    )
     return PointsDeleted(deleted=deleted)

@@ -5,6 +5,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from perfapi.audit import service as audit
+from perfapi.audit.actions import Action
 from perfapi.errors import UnsupportedMediaTypeError, ValidationFailedError
 from perfapi.events import service as events
 from perfapi.events.types import EventType
@@ -77,10 +79,14 @@ async def ingest(
     media_type: str,
     chunks: AsyncIterator[bytes],
     ticket: Ticket | None = None,
+    *,
+    audited: bool = True,
 ) -> IngestResult:
     """Store every point of the request, or none of them (422 listing what is wrong).
 
     ``ticket``: the slot a large JSON body was admitted with (see :mod:`.admission`).
+    ``audited``: record the request in the audit log; False only for webhook
+    deliveries, which their source's delivery log records (nobody authenticated them).
     """
     problems = Problems()
     loc_of = _loc_of(media_type)
@@ -110,9 +116,15 @@ async def ingest(
         updated=counts.updated,
         unchanged=decoder.received - counts.inserted - counts.updated,
     )
+    keys = sorted(key for key, kpi_id in kpi_ids.items() if kpi_id in counts.kpi_ids)
     if counts.kpi_ids:
-        keys = sorted(key for key, kpi_id in kpi_ids.items() if kpi_id in counts.kpi_ids)
         await events.record(
             session, org_id, EventType.POINTS_INGESTED, {**result.model_dump(), "kpis": keys}
+        )
+    if audited:
+        # One entry per request, however many points: counts, and the KPIs written to.
+        counted = {name: (None, count) for name, count in result.model_dump().items()}
+        await audit.record(
+            session, org_id, Action.POINTS_INGESTED, None, {**counted, "kpis": (None, keys)}
         )
     return result

@@ -30,7 +30,8 @@ from perfapi.domain.retries import retry_delay
 from perfapi.events import service as events
 from perfapi.events.signals import EventSignals
 from perfapi.events.types import EventType
-from perfapi.models import WebhookEndpointAttempt
+from perfapi.vault.keys import KeyUnavailableError, SecretUnreadableError
+from perfapi.vault.setup import keyring_of
 from perfapi.webhook_endpoints import repository
 from perfapi.webhook_endpoints.repository import Claimed
 from perfapi.webhook_endpoints.sender import Answer, Sender
@@ -55,29 +56,32 @@ def lease(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS)
 
 
-async def fan_out_due(
-    sessionmaker: async_sessionmaker[AsyncSession], now: datetime, failures: Counter | None = None
-) -> int:
-    """Fan out every org's new events; an org that fails is logged and counted, and
-    holds up no other. How many events were read."""
-    async with sessionmaker() as session:
-        org_ids = await repository.orgs_to_fan_out(session, ORGS_PER_ROUND)
-    total = 0
-    for org_id in org_ids:
+async def _fan_out(session: AsyncSession, now: datetime, failures: Counter | None) -> bool:
+    """A batch of every org's new events, each org under a savepoint: one that fails is
+    logged and counted, and holds up no other. Whether an org has more to fan out."""
+    more = False
+    for org_id in await repository.orgs_to_fan_out(session, ORGS_PER_ROUND):
         try:
-            while True:
-                async with sessionmaker() as session, session.begin():
-                    read = await repository.fan_out(session, org_id, FANOUT_BATCH, now)
-                total += read or 0
-                if read is None or read < FANOUT_BATCH:
-                    break
+            async with session.begin_nested():
+                read = await repository.fan_out(session, org_id, FANOUT_BATCH, now)
+            more = more or read == FANOUT_BATCH
         except Exception as exc:
             if is_database_unavailable(exc):
                 raise
             log.exception("fanning out the events of org %s failed", org_id)
             if failures is not None:
                 failures.inc()
-    return total
+    return more
+
+
+async def fan_out_due(
+    sessionmaker: async_sessionmaker[AsyncSession], now: datetime, failures: Counter | None = None
+) -> None:
+    """Fan out every org's new events."""
+    more = True
+    while more:
+        async with sessionmaker() as session, session.begin():
+            more = await _fan_out(session, now, failures)
 
 
 async def claim(
@@ -85,6 +89,21 @@ async def claim(
 ) -> list[Claimed]:
     async with sessionmaker() as session, session.begin():
         return await repository.claim_due(session, now, limit, lease(settings))
+
+
+async def fan_out_and_claim(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    now: datetime,
+    limit: int,
+    failures: Counter | None = None,
+) -> tuple[list[Claimed], bool]:
+    """A sender's round in one transaction: a batch of new events fanned out, then up to
+    ``limit`` due deliveries claimed; and whether more events wait to be fanned out."""
+    async with sessionmaker() as session, session.begin():
+        more = await _fan_out(session, now, failures)
+        claimed = await repository.claim_due(session, now, limit, lease(settings)) if limit else []
+    return claimed, more
 
 
 async def attempt(
@@ -98,12 +117,36 @@ async def attempt(
     assert claimed.event.position is not None
     body = events.as_json(claimed.event).encode()
     sent_at = clock()
-    headers = signed_headers(
-        events.event_id(claimed.event.position), int(sent_at.timestamp()), body, claimed.secrets
-    )
-    answer = await sender.post(claimed.url, headers, body)
+    secrets, refusal = _signing_secrets(settings, claimed)
+    if refusal is not None:
+        # Recorded as a failed attempt, retried on the schedule like any other.
+        answer = Answer(status=None, body=None, error=refusal, duration_ms=0)
+    else:
+        headers = signed_headers(
+            events.event_id(claimed.event.position), int(sent_at.timestamp()), body, secrets
+        )
+        answer = await sender.post(claimed.url, headers, body)
     await record(sessionmaker, settings, claimed, sent_at, answer)
     return answer
+
+
+def _signing_secrets(settings: Settings, claimed: Claimed) -> tuple[list[str], str | None]:
+    """The endpoint's secrets, decrypted; or why not, for the attempt's error (logged)."""
+    try:
+        keyring = keyring_of(settings)
+    except KeyUnavailableError as exc:
+        log.error("webhook delivery: the secret keys cannot be read: %s", exc)
+        return [], "not sent: the server's secret keys cannot be read (see its log)"
+    try:
+        return [keyring.open(sealed) for sealed in claimed.secrets], None
+    except SecretUnreadableError as exc:
+        log.error(
+            "webhook endpoint %s: its signing secret cannot be decrypted: %s",
+            claimed.endpoint_id,
+            exc,
+            extra={"org_id": str(claimed.org_id), "endpoint_id": str(claimed.endpoint_id)},
+        )
+        return [], f"not sent: the signing secret cannot be decrypted: {exc}"
 
 
 async def record(
@@ -114,44 +157,36 @@ async def record(
     answer: Answer,
 ) -> None:
     org_id, endpoint_id = claimed.org_id, claimed.endpoint_id
-    async with sessionmaker() as session, session.begin():
-        # The endpoint's row before the delivery's: the order every writer locks them in.
-        if answer.succeeded:
-            await repository.clear_failing(session, org_id, endpoint_id)
-        else:
-            await repository.note_failing(session, org_id, endpoint_id, sent_at)
-        delivery = await repository.lock_delivery(session, org_id, claimed.delivery_id)
-        if delivery is None:
-            return  # the endpoint was deleted, or the event left the log, meanwhile
-        trigger = "manual" if claimed.manual else "scheduled"
-        if answer.succeeded:
-            delivery.status = "succeeded"
-        elif claimed.manual:
-            delivery.status = "failed"
-        else:
+    status, next_attempt_at = "succeeded", None
+    if not answer.succeeded:
+        delay = None
+        if not claimed.manual:
             delay = retry_delay(
                 settings.webhook_retry_schedule, claimed.attempts + 1, random.random()
             )
-            if delay is None:
-                delivery.status = "failed"
-            else:
-                delivery.status = "pending"
-                delivery.next_attempt_at = sent_at + timedelta(seconds=delay)
-        if not claimed.manual:
-            delivery.attempts = claimed.attempts + 1
-        delivery.manual = False
-        assert claimed.event.position is not None
-        await repository.add_attempt(
+        status = "failed" if delay is None else "pending"
+        if delay is not None:
+            next_attempt_at = sent_at + timedelta(seconds=delay)
+    assert claimed.event.position is not None
+    async with sessionmaker() as session, session.begin():
+        # The endpoint's row before the delivery's: the order every writer locks them in.
+        if not answer.succeeded:
+            await repository.note_failing(session, org_id, endpoint_id, sent_at)
+        elif claimed.failing:
+            await repository.clear_failing(session, org_id, endpoint_id)
+        await repository.record_attempt(
             session,
-            WebhookEndpointAttempt(
+            repository.Outcome(
                 org_id=org_id,
                 endpoint_id=endpoint_id,
-                delivery_id=delivery.id,
+                delivery_id=claimed.delivery_id,
+                delivery_status=status,
+                next_attempt_at=next_attempt_at,
+                attempts=claimed.attempts + (0 if claimed.manual else 1),
                 event_position=claimed.event.position,
                 event_type=claimed.event.type,
                 attempted_at=sent_at,
-                status="succeeded" if answer.succeeded else "failed",
-                trigger=trigger,
+                trigger="manual" if claimed.manual else "scheduled",
                 response_status=answer.status,
                 duration_ms=answer.duration_ms,
                 error=answer.error,
@@ -236,11 +271,11 @@ async def deliver_forever(
             wake.clear()  # before reading: a commit during the round wakes the next wait
             free = settings.webhook_senders - len(sending)
             claimed: list[Claimed] = []
+            more = False
             try:
-                now = _utc_now()
-                await fan_out_due(sessionmaker, now, failures)
-                if free > 0:
-                    claimed = await claim(sessionmaker, settings, now, free)
+                claimed, more = await fan_out_and_claim(
+                    sessionmaker, settings, _utc_now(), max(free, 0), failures
+                )
             except Exception as exc:
                 log.warning("webhook delivery failed", exc_info=not is_database_unavailable(exc))
             for item in claimed:
@@ -249,13 +284,17 @@ async def deliver_forever(
                 )
                 sending.add(task)
                 task.add_done_callback(sending.discard)
+            if more and free > len(claimed):
+                continue  # more events to fan out, and senders free for them
             if claimed and len(claimed) == free:
                 # More may be due: claim again as soon as a sender is free.
                 await asyncio.wait(set(sending), return_when=asyncio.FIRST_COMPLETED)
                 continue
             woken = asyncio.create_task(wake.wait())
+            # A finished send matters only when every sender was busy.
+            full = len(sending) >= settings.webhook_senders
             await asyncio.wait(
-                {woken, *sending},
+                {woken, *(sending if full else ())},
                 timeout=settings.webhook_delivery_seconds,
                 return_when=asyncio.FIRST_COMPLETED,
             )

@@ -16,7 +16,10 @@ from perfapi.kit.openapi import problem_responses
 from perfapi.kit.pagination import Page, Pagination, page_response
 from perfapi.kit.parsing import parse_timestamp
 from perfapi.kit.routing import JsonBodyRoute
+from perfapi.kit.schemas import with_computed
+from perfapi.models import WebhookEndpoint as EndpointRow
 from perfapi.models import WebhookEndpointAttempt
+from perfapi.vault.dependencies import Keys
 from perfapi.webhook_endpoints import repository, service
 from perfapi.webhook_endpoints.schemas import (
     WebhookAttempt,
@@ -37,6 +40,11 @@ def _attempt(attempt: WebhookEndpointAttempt) -> WebhookAttempt:
     stored = set(WebhookAttempt.model_fields) - {"event_id"}
     fields = {name: getattr(attempt, name) for name in stored}
     return WebhookAttempt.model_validate({**fields, "event_id": event_id(attempt.event_position)})
+
+
+def _with_secret(endpoint: EndpointRow, secret: str) -> WebhookEndpointWithSecret:
+    """With the plaintext secret just issued (the row holds it encrypted)."""
+    return with_computed(WebhookEndpointWithSecret, endpoint, secret=secret)
 
 
 @router.get(
@@ -75,10 +83,13 @@ async def create_webhook_endpoint(
     session: DbSession,
     request: Request,
     response: Response,
+    keyring: Keys,
 ) -> WebhookEndpointWithSecret:
-    endpoint = await service.create(session, principal.org_id, body, request.app.state.settings)
+    endpoint, secret = await service.create(
+        session, principal.org_id, body, request.app.state.settings, keyring
+    )
     response.headers["Location"] = f"{ENDPOINTS}/{endpoint.id}"
-    return WebhookEndpointWithSecret.model_validate(endpoint)
+    return _with_secret(endpoint, secret)
 
 
 @router.get(
@@ -135,12 +146,13 @@ async def rotate_webhook_endpoint_secret(
     endpoint_id: UUID,
     principal: AdminAccess,
     session: DbSession,
+    keyring: Keys,
     body: RotateSecret | None = None,
 ) -> WebhookEndpointWithSecret:
-    endpoint = await service.rotate_secret(
-        session, principal.org_id, endpoint_id, body or RotateSecret()
+    endpoint, secret = await service.rotate_secret(
+        session, principal.org_id, endpoint_id, body or RotateSecret(), keyring
     )
-    return WebhookEndpointWithSecret.model_validate(endpoint)
+    return _with_secret(endpoint, secret)
 
 
 @router.get(

@@ -16,6 +16,8 @@ from perfapi.models import (
     WebhookEndpointAttempt,
     WebhookEndpointDelivery,
 )
+from perfapi.vault.keys import Sealed
+from perfapi.vault.sealing import current_secrets
 
 
 async def get(session: AsyncSession, org_id: UUID, endpoint_id: UUID) -> WebhookEndpoint | None:
@@ -134,8 +136,12 @@ class Claimed:
     attempts: int
     manual: bool
     url: str
-    secrets: list[str]
+    secrets: list[Sealed]
+    """Stored (encrypted): the sender decrypts them, so one that does not decrypt fails
+    that attempt alone."""
     event: Event
+    # Whether the endpoint was failing when claimed: only then does a success write to it.
+    failing: bool = True
 
 
 async def claim_due(
@@ -182,10 +188,6 @@ async def claim_due(
     found: list[Claimed] = []
     for row in claimed:
         endpoint = endpoints[(row.org_id, row.endpoint_id)]
-        secrets = [endpoint.secret]
-        expires = endpoint.previous_secret_expires_at
-        if endpoint.previous_secret and expires is not None and expires > now:
-            secrets.append(endpoint.previous_secret)
         found.append(
             Claimed(
                 org_id=row.org_id,
@@ -194,8 +196,9 @@ async def claim_due(
                 attempts=row.attempts,
                 manual=row.manual,
                 url=endpoint.url,
-                secrets=secrets,
+                secrets=current_secrets(endpoint, now),
                 event=events[(row.org_id, row.event_seq)],
+                failing=endpoint.failing_since is not None,
             )
         )
     return found
@@ -216,9 +219,68 @@ async def lock_delivery(
     return delivery
 
 
-async def add_attempt(session: AsyncSession, attempt: WebhookEndpointAttempt) -> None:
-    session.add(attempt)
-    await session.flush()
+@dataclass(frozen=True)
+class Outcome:
+    """An attempt and what it leaves its delivery at."""
+
+    org_id: UUID
+    endpoint_id: UUID
+    delivery_id: UUID
+    delivery_status: str
+    next_attempt_at: datetime | None  # pending again: when
+    attempts: int
+    event_position: int
+    event_type: str
+    attempted_at: datetime
+    trigger: str
+    response_status: int | None
+    duration_ms: int
+    error: str | None
+    response_body: str | None
+
+    @property
+    def attempt_status(self) -> str:
+        return "succeeded" if self.delivery_status == "succeeded" else "failed"
+
+
+async def record_attempt(session: AsyncSession, outcome: Outcome) -> bool:
+    """Update the delivery and add its attempt, in one statement; False when the
+    delivery is gone (its endpoint deleted, or its event dropped from the log)."""
+    result = await session.execute(
+        text(
+            "WITH delivery AS (UPDATE webhook_endpoint_deliveries SET status = :delivery_status, "
+            "next_attempt_at = COALESCE(CAST(:next_attempt_at AS timestamptz), next_attempt_at), "
+            "attempts = :attempts, manual = false "
+            "WHERE org_id = :org_id AND id = :delivery_id RETURNING org_id, id) "
+            "INSERT INTO webhook_endpoint_attempts (org_id, id, endpoint_id, delivery_id, "
+            "event_position, event_type, attempted_at, status, trigger, response_status, "
+            "duration_ms, error, response_body) "
+            "SELECT org_id, gen_random_uuid(), CAST(:endpoint_id AS uuid), id, "
+            "CAST(:event_position AS bigint), CAST(:event_type AS text), "
+            "CAST(:attempted_at AS timestamptz), CAST(:attempt_status AS text), "
+            "CAST(:trigger AS text), CAST(:response_status AS integer), "
+            "CAST(:duration_ms AS integer), CAST(:error AS text), CAST(:response_body AS text) "
+            "FROM delivery RETURNING id"
+        ),
+        {
+            "org_id": outcome.org_id,
+            "endpoint_id": outcome.endpoint_id,
+            "delivery_id": outcome.delivery_id,
+            "delivery_status": outcome.delivery_status,
+            "next_attempt_at": outcome.next_attempt_at,
+            "attempts": outcome.attempts,
+            "event_position": outcome.event_position,
+            "event_type": outcome.event_type,
+            "attempted_at": outcome.attempted_at,
+            "attempt_status": outcome.attempt_status,
+            "trigger": outcome.trigger,
+            "response_status": outcome.response_status,
+            "duration_ms": outcome.duration_ms,
+            "error": outcome.error,
+            "response_body": outcome.response_body,
+        },
+    )
+    return result.first() is not None
 
 
 async def give_up_pending(session: AsyncSession, org_id: UUID, endpoint_id: UUID) -> None:

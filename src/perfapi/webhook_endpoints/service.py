@@ -1,15 +1,20 @@
 """Webhook endpoints: their configuration, secrets, and retries asked for by hand."""
 
 import asyncio
-from datetime import UTC, datetime, timedelta
-from uuid import UUID
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from perfapi.audit import changes as audit_changes
+from perfapi.audit import service as audit
+from perfapi.audit.actions import Action
 from perfapi.config import Settings
 from perfapi.errors import ConflictError, NotFoundError, ValidationFailedError
 from perfapi.events import service as events
 from perfapi.models import WebhookEndpoint, WebhookEndpointAttempt, WebhookEndpointDelivery
+from perfapi.vault import sealing
+from perfapi.vault.keys import Keyring
 from perfapi.webhook_endpoints import repository
 from perfapi.webhook_endpoints.schemas import WebhookEndpointCreate, WebhookEndpointUpdate
 from perfapi.webhook_endpoints.signing import new_secret
@@ -58,21 +63,33 @@ def _unique(selectors: list[str]) -> list[str]:
 
 
 async def create(
-    session: AsyncSession, org_id: UUID, body: WebhookEndpointCreate, settings: Settings
-) -> WebhookEndpoint:
+    session: AsyncSession,
+    org_id: UUID,
+    body: WebhookEndpointCreate,
+    settings: Settings,
+    keyring: Keyring,
+) -> tuple[WebhookEndpoint, str]:
+    """The new endpoint, and its signing secret in plaintext (to show once; it is stored
+    encrypted)."""
     url = await _checked_url(body.url, settings)
     latest = await events.latest_position(session, org_id)
     await repository.start_fanout_at(session, org_id, latest)
     endpoint = WebhookEndpoint(
+        id=uuid4(),  # now, not at flush: the encrypted secret is bound to it
         org_id=org_id,
         url=url,
         events=_unique(body.events),
         description=body.description,
         enabled=body.enabled,
-        secret=new_secret(),
         starts_after=latest,
     )
-    return await repository.save(session, endpoint)
+    secret = new_secret()
+    sealing.issue(endpoint, keyring, secret)
+    saved = await repository.save(session, endpoint)
+    await audit.record(
+        session, org_id, Action.WEBHOOK_ENDPOINT_CREATED, saved.id, audit_changes.created(saved)
+    )
+    return saved, secret
 
 
 async def update(
@@ -96,33 +113,55 @@ async def update(
         endpoint.disabled_at = None
         endpoint.disabled_reason = None
     disabling = changes.get("enabled") is False and endpoint.enabled
+    recorded = audit_changes.snapshot(endpoint)
     for name, value in changes.items():
         setattr(endpoint, name, value)
     # The endpoint's row first, then its deliveries: the order senders lock them in.
     endpoint = await repository.save(session, endpoint)
     if disabling:
         await repository.give_up_pending(session, org_id, endpoint.id)
+    await audit.record(
+        session,
+        org_id,
+        Action.WEBHOOK_ENDPOINT_UPDATED,
+        endpoint.id,
+        audit_changes.updated(recorded, endpoint),
+    )
     return endpoint
 
 
 async def remove(session: AsyncSession, org_id: UUID, endpoint_id: UUID) -> None:
-    await repository.remove(session, await get(session, org_id, endpoint_id))
+    endpoint = await get(session, org_id, endpoint_id)
+    recorded = audit_changes.snapshot(endpoint)
+    await repository.remove(session, endpoint)
+    await audit.record(
+        session,
+        org_id,
+        Action.WEBHOOK_ENDPOINT_DELETED,
+        endpoint_id,
+        audit_changes.deleted(recorded),
+    )
 
 
 async def rotate_secret(
-    session: AsyncSession, org_id: UUID, endpoint_id: UUID, body: RotateSecret
-) -> WebhookEndpoint:
-    """A new secret; deliveries are signed with the current one as well for
-    ``overlap_seconds``, so receivers can switch at their pace."""
+    session: AsyncSession, org_id: UUID, endpoint_id: UUID, body: RotateSecret, keyring: Keyring
+) -> tuple[WebhookEndpoint, str]:
+    """A new secret (returned in plaintext, to show once); deliveries are signed with the
+    current one as well for ``overlap_seconds``, so receivers can switch at their pace."""
     endpoint = await get(session, org_id, endpoint_id)
-    endpoint.previous_secret = endpoint.secret if body.overlap_seconds else None
-    endpoint.previous_secret_expires_at = (
-        datetime.now(UTC) + timedelta(seconds=body.overlap_seconds)
-        if body.overlap_seconds
-        else None
+    recorded = audit_changes.snapshot(endpoint)
+    secret = new_secret()
+    sealing.rotate(endpoint, keyring, secret, body.overlap_seconds, datetime.now(UTC))
+    saved = await repository.save(session, endpoint)
+    # Only that the secret changed, and until when the previous one stays valid.
+    await audit.record(
+        session,
+        org_id,
+        Action.WEBHOOK_ENDPOINT_SECRET_ROTATED,
+        saved.id,
+        audit_changes.updated(recorded, saved),
     )
-    endpoint.secret = new_secret()
-    return await repository.save(session, endpoint)
+    return saved, secret
 
 
 async def get_attempt(
@@ -154,9 +193,18 @@ async def retry(
             "The event is already due to be sent again, at "
             f"{delivery.next_attempt_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}."
         )
+    status = delivery.status
     delivery.status = "pending"
     delivery.manual = True
     delivery.next_attempt_at = now
     await session.flush()
     await repository.wake_senders(session, org_id)
+    # The attempt names what was retried (unchanged, so old = new).
+    await audit.record(
+        session,
+        org_id,
+        Action.WEBHOOK_ENDPOINT_ATTEMPT_RETRIED,
+        endpoint_id,
+        {"attempt_id": (attempt_id, attempt_id), "delivery_status": (status, "pending")},
+    )
     return delivery, attempt

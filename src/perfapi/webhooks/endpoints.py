@@ -16,6 +16,7 @@ from perfapi.kit.parsing import parse_timestamp
 from perfapi.kit.routing import JsonBodyRoute
 from perfapi.kit.schemas import with_computed
 from perfapi.models import WebhookSource as SourceRow
+from perfapi.vault.dependencies import Keys
 from perfapi.webhooks import repository, service
 from perfapi.webhooks.schemas import (
     Delivery,
@@ -35,8 +36,11 @@ def _present(source: SourceRow) -> WebhookSource:
     return with_computed(WebhookSource, source, receiver_path=f"/v1/hooks/{source.id}")
 
 
-def _with_secret(source: SourceRow) -> WebhookSourceWithSecret:
-    return with_computed(WebhookSourceWithSecret, source, receiver_path=f"/v1/hooks/{source.id}")
+def _with_secret(source: SourceRow, secret: str) -> WebhookSourceWithSecret:
+    """With the plaintext secret just issued (the row holds it encrypted)."""
+    return with_computed(
+        WebhookSourceWithSecret, source, receiver_path=f"/v1/hooks/{source.id}", secret=secret
+    )
 
 
 @router.get(
@@ -66,11 +70,15 @@ async def list_webhook_sources(
     responses=problem_responses(409),
 )
 async def create_webhook_source(
-    body: WebhookSourceCreate, principal: WriteAccess, session: DbSession, response: Response
+    body: WebhookSourceCreate,
+    principal: WriteAccess,
+    session: DbSession,
+    response: Response,
+    keyring: Keys,
 ) -> WebhookSourceWithSecret:
-    source = await service.create(session, principal.org_id, body)
+    source, secret = await service.create(session, principal.org_id, body, keyring)
     response.headers["Location"] = f"{SOURCES}/{source.id}"
-    return _with_secret(source)
+    return _with_secret(source, secret)
 
 
 @router.get(
@@ -106,7 +114,7 @@ async def update_webhook_source(
 async def delete_webhook_source(
     source_id: UUID, principal: WriteAccess, session: DbSession
 ) -> None:
-    await repository.remove(session, await service.get(session, principal.org_id, source_id))
+    await service.delete(session, principal.org_id, source_id)
 
 
 @router.post(
@@ -118,12 +126,13 @@ async def rotate_webhook_source_secret(
     source_id: UUID,
     principal: WriteAccess,
     session: DbSession,
+    keyring: Keys,
     body: RotateSecret | None = None,
 ) -> WebhookSourceWithSecret:
-    source = await service.rotate_secret(
-        session, principal.org_id, source_id, body or RotateSecret()
+    source, secret = await service.rotate_secret(
+        session, principal.org_id, source_id, body or RotateSecret(), keyring
     )
-    return _with_secret(source)
+    return _with_secret(source, secret)
 
 
 @router.get(

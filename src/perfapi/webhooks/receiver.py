@@ -8,8 +8,9 @@ from fastapi.responses import JSONResponse
 from perfapi.db.session import DbSession
 from perfapi.errors import NotFoundError, ProblemError
 from perfapi.kit.openapi import problem_responses
+from perfapi.ratelimits.enforce import SOURCE_POLICY, count_request, retry_after
+from perfapi.vault.dependencies import Keys
 from perfapi.webhooks import repository, service
-from perfapi.webhooks.ratelimit import RateLimiter, retry_after
 from perfapi.webhooks.schemas import HookReply
 
 router = APIRouter(tags=["Webhooks"])
@@ -17,11 +18,6 @@ router = APIRouter(tags=["Webhooks"])
 
 class TooManyRequestsError(ProblemError):
     status = 429
-
-
-def _limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter = request.app.state.webhook_limiter
-    return limiter
 
 
 @router.post(
@@ -34,7 +30,8 @@ def _limiter(request: Request) -> RateLimiter:
     "redelivery (same delivery id) gets the same answer and changes nothing. Bad or "
     "missing signature, or a timestamp more than five minutes off: 401. Unknown or "
     "disabled source: 404. Over the source's rate: 429 with Retry-After. Database "
-    "unavailable: 503, so the sender retries.",
+    "unavailable, or the source's secret cannot be decrypted on this server: 503, so the "
+    "sender retries.",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -47,19 +44,24 @@ def _limiter(request: Request) -> RateLimiter:
         **problem_responses(401, 404, 429, 503),
     },
 )
-async def receive_webhook(source_id: UUID, request: Request, session: DbSession) -> Response:
+async def receive_webhook(
+    source_id: UUID, request: Request, session: DbSession, keyring: Keys
+) -> Response:
     source = await repository.find_for_receiver(session, source_id)
     if source is None or not source.enabled:
         raise NotFoundError("No enabled webhook source with this id.")
     body = await request.body()
     headers = {name.lower(): value for name, value in request.headers.items()}
     # Signature first: unsigned requests must not use up the real sender's allowance.
-    key = service.delivery_key(source, headers, body)
-    wait = _limiter(request).take(source.id, source.rate_limit_per_minute)
-    if wait:
+    key = service.delivery_key(source, headers, body, keyring)
+    # Per source, on the app's limiter: with Redis, all replicas together allow the rate.
+    applied = await count_request(
+        request, f"source:{source.org_id}:{source.id}", source.rate_limit_per_minute, SOURCE_POLICY
+    )
+    if applied.refused:
         raise TooManyRequestsError(
             "This source sends faster than its rate limit; retry later.",
-            headers={"Retry-After": retry_after(wait)},
+            headers=retry_after(applied),
         )
     outcome = await service.receive(session, source, key, body)
     delivery = outcome.delivery

@@ -1,16 +1,27 @@
 """Webhook sources, and receiving their deliveries: verify, deduplicate, map, store."""
 
 import json
+import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from perfapi.errors import NotFoundError, ProblemError, ValidationFailedError
+from perfapi.audit import changes as audit_changes
+from perfapi.audit import service as audit
+from perfapi.audit.actions import Action
+from perfapi.errors import (
+    NotFoundError,
+    ProblemError,
+    ServiceUnavailableError,
+    ValidationFailedError,
+)
 from perfapi.models import WebhookDelivery, WebhookSource
 from perfapi.points.service import JSON, ingest
+from perfapi.vault import sealing
+from perfapi.vault.keys import Keyring
 from perfapi.webhooks import repository
 from perfapi.webhooks.mapping import MappingError, points_of
 from perfapi.webhooks.schemas import (
@@ -28,6 +39,8 @@ from perfapi.webhooks.signatures import (
     verify_standard,
 )
 
+log = logging.getLogger(__name__)
+
 DEFAULT_SIGNATURE_HEADER = "X-Signature"
 SOURCE_NOT_FOUND = "No webhook source with this id."
 
@@ -43,7 +56,10 @@ def _dumped_mappings(mappings: list[Any]) -> list[dict[str, Any]]:
     return [mapping.model_dump(exclude_none=True) for mapping in mappings]
 
 
-async def create(session: AsyncSession, org_id: UUID, body: WebhookSourceCreate) -> WebhookSource:
+async def create(
+    session: AsyncSession, org_id: UUID, body: WebhookSourceCreate, keyring: Keyring
+) -> tuple[WebhookSource, str]:
+    """The new source, and its secret in plaintext (to show once; it is stored encrypted)."""
     hmac_only = {
         "signature_header": body.signature_header,
         "delivery_id_header": body.delivery_id_header,
@@ -57,6 +73,7 @@ async def create(session: AsyncSession, org_id: UUID, body: WebhookSourceCreate)
                 "scheme",
             )
     source = WebhookSource(
+        id=uuid4(),  # now, not at flush: the encrypted secret is bound to it
         org_id=org_id,
         name=body.name,
         scheme=body.scheme.value,
@@ -69,9 +86,14 @@ async def create(session: AsyncSession, org_id: UUID, body: WebhookSourceCreate)
         mappings=_dumped_mappings(body.mappings),
         enabled=body.enabled,
         rate_limit_per_minute=body.rate_limit_per_minute,
-        secret=new_secret(body.scheme.value),
     )
-    return await repository.save(session, source)
+    secret = new_secret(body.scheme.value)
+    sealing.issue(source, keyring, secret)
+    saved = await repository.save(session, source)
+    await audit.record(
+        session, org_id, Action.WEBHOOK_SOURCE_CREATED, saved.id, audit_changes.created(saved)
+    )
+    return saved, secret
 
 
 async def update(
@@ -89,32 +111,50 @@ async def update(
         changes["mappings"] = _dumped_mappings(body.mappings)
     if source.scheme == Scheme.HMAC_SHA256.value and "signature_header" in changes:
         changes["signature_header"] = changes["signature_header"] or DEFAULT_SIGNATURE_HEADER
+    recorded = audit_changes.snapshot(source)
     for name, value in changes.items():
         setattr(source, name, value)
-    return await repository.save(session, source)
+    saved = await repository.save(session, source)
+    await audit.record(
+        session,
+        org_id,
+        Action.WEBHOOK_SOURCE_UPDATED,
+        saved.id,
+        audit_changes.updated(recorded, saved),
+    )
+    return saved
+
+
+async def delete(session: AsyncSession, org_id: UUID, source_id: UUID) -> None:
+    """Delete a source with its deliveries; the points it wrote stay."""
+    source = await get(session, org_id, source_id)
+    recorded = audit_changes.snapshot(source)
+    await repository.remove(session, source)
+    await audit.record(
+        session, org_id, Action.WEBHOOK_SOURCE_DELETED, source_id, audit_changes.deleted(recorded)
+    )
 
 
 async def rotate_secret(
-    session: AsyncSession, org_id: UUID, source_id: UUID, body: RotateSecret
-) -> WebhookSource:
-    """A new secret; the current one stays valid for ``overlap_seconds``."""
+    session: AsyncSession, org_id: UUID, source_id: UUID, body: RotateSecret, keyring: Keyring
+) -> tuple[WebhookSource, str]:
+    """A new secret (returned in plaintext, to show once); the current one stays valid
+    for ``overlap_seconds``."""
     source = await get(session, org_id, source_id)
-    source.previous_secret = source.secret if body.overlap_seconds else None
-    source.previous_secret_expires_at = (
-        datetime.now(UTC) + timedelta(seconds=body.overlap_seconds)
-        if body.overlap_seconds
-        else None
+    recorded = audit_changes.snapshot(source)
+    secret = new_secret(source.scheme)
+    sealing.rotate(source, keyring, secret, body.overlap_seconds, datetime.now(UTC))
+    saved = await repository.save(session, source)
+    # The secrets themselves are never recorded: only that they changed, and until
+    # when the previous one stays valid.
+    await audit.record(
+        session,
+        org_id,
+        Action.WEBHOOK_SOURCE_SECRET_ROTATED,
+        saved.id,
+        audit_changes.updated(recorded, saved),
     )
-    source.secret = new_secret(source.scheme)
-    return await repository.save(session, source)
-
-
-def _valid_secrets(source: WebhookSource, now: datetime) -> list[str]:
-    valid = [source.secret]
-    expires = source.previous_secret_expires_at
-    if source.previous_secret and expires is not None and expires > now:
-        valid.append(source.previous_secret)
-    return valid
+    return saved, secret
 
 
 class InvalidSignatureError(ProblemError):
@@ -122,15 +162,35 @@ class InvalidSignatureError(ProblemError):
     slug = "invalid-signature"
 
 
-def delivery_key(source: WebhookSource, headers: dict[str, str], body: bytes) -> str:
+class SecretUnreadableError(ServiceUnavailableError):
+    slug = "secret-unreadable"
+
+
+def delivery_key(
+    source: WebhookSource, headers: dict[str, str], body: bytes, keyring: Keyring
+) -> str:
     """Check the signature; return the key that identifies this delivery among redeliveries."""
     now = datetime.now(UTC)
+    secrets, unreadable = sealing.opened(keyring, sealing.current_secrets(source, now))
+    if unreadable:
+        log.error(
+            "a secret of webhook source %s cannot be decrypted: %s",
+            source.id,
+            "; ".join(map(str, unreadable)),
+            extra={"org_id": str(source.org_id), "source_id": str(source.id)},
+        )
     try:
         if source.scheme == Scheme.STANDARD.value:
-            return id_key(verify_standard(_valid_secrets(source, now), headers, body, now))
+            return id_key(verify_standard(secrets, headers, body, now))
         header = (source.signature_header or DEFAULT_SIGNATURE_HEADER).lower()
-        verify_hmac(_valid_secrets(source, now), headers.get(header), body)
+        verify_hmac(secrets, headers.get(header), body)
     except SignatureError as exc:
+        if unreadable:
+            # Perhaps signed with the secret this server cannot read: not the sender's fault.
+            raise SecretUnreadableError(
+                "This source's secret cannot be decrypted on this server, so the signature "
+                "cannot be checked; nothing was stored. The operator has been told; retry later."
+            ) from None
         raise InvalidSignatureError(str(exc)) from None
     if source.delivery_id_header and headers.get(source.delivery_id_header.lower()):
         return id_key(headers[source.delivery_id_header.lower()])
@@ -165,7 +225,8 @@ async def process(session: AsyncSession, source: WebhookSource, delivery: Webhoo
         try:
             async with session.begin_nested():
                 body = json.dumps({"points": points}).encode()
-                result = await ingest(session, source.org_id, JSON, _body_once(body))
+                # Not audited: the delivery log is the record of what a source sent.
+                result = await ingest(session, source.org_id, JSON, _body_once(body), audited=False)
                 # Every point the payload maps to, stored or already there: the same
                 # on a replay, so a replay's record matches the first processing.
                 written = result.received
@@ -201,5 +262,18 @@ async def replay(
     delivery = await repository.get_delivery(session, org_id, source_id, delivery_id)
     if delivery is None:
         raise NotFoundError("No delivery with this id for this source.")
+    outcome = ("status", "error", "points_written")
+    recorded = audit_changes.snapshot(delivery, outcome)
     await process(session, source, delivery)
+    # The delivery names what was replayed (unchanged, so old = new), then its outcome.
+    await audit.record(
+        session,
+        org_id,
+        Action.WEBHOOK_SOURCE_DELIVERY_REPLAYED,
+        source_id,
+        {
+            "delivery_id": (delivery_id, delivery_id),
+            **audit_changes.changed(recorded, audit_changes.snapshot(delivery, outcome)),
+        },
+    )
     return delivery

@@ -1,0 +1,1 @@
+"""Secrets at rest: webhook source and endpoint secrets, stored encrypted (AES-256-GCM)."""
