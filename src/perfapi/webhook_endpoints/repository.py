@@ -1,12 +1,13 @@
 """SQL of outbound webhooks: endpoints, the fan-out of the log, claims and attempts."""
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, text, tuple_, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from perfapi.kit.repository import created_sort_key, keyset_page
@@ -150,44 +151,44 @@ async def claim_due(
     """Up to ``limit`` due deliveries of enabled endpoints, leased until ``now + lease``:
     no other process claims them meanwhile, and if this one dies mid-send, they are
     due again when the lease runs out."""
+    # One statement: the claim, and what each claimed delivery sends.
     claimed = (
         await session.execute(
             text(
-                "UPDATE webhook_endpoint_deliveries d SET next_attempt_at = :until "
+                "WITH c AS (UPDATE webhook_endpoint_deliveries d SET next_attempt_at = :until "
                 "FROM (SELECT d2.org_id, d2.id FROM webhook_endpoint_deliveries d2 "
                 "JOIN webhook_endpoints w ON w.org_id = d2.org_id AND w.id = d2.endpoint_id "
                 "WHERE d2.status = 'pending' AND d2.next_attempt_at <= :now AND w.enabled "
                 "ORDER BY d2.next_attempt_at LIMIT :limit FOR UPDATE OF d2 SKIP LOCKED) c "
                 "WHERE d.org_id = c.org_id AND d.id = c.id "
-                "RETURNING d.org_id, d.id, d.endpoint_id, d.event_seq, d.attempts, d.manual"
+                "RETURNING d.org_id, d.id, d.endpoint_id, d.event_seq, d.attempts, d.manual) "
+                "SELECT c.org_id, c.id, c.endpoint_id, c.event_seq, c.attempts, c.manual, "
+                "w.url, w.secret, w.previous_secret, w.previous_secret_expires_at, "
+                "w.failing_since, e.position, e.type, e.created_at, e.data "
+                "FROM c JOIN webhook_endpoints w ON w.org_id = c.org_id AND w.id = c.endpoint_id "
+                "JOIN events e ON e.org_id = c.org_id AND e.seq = c.event_seq"
             ),
             {"now": now, "until": now + lease, "limit": limit},
         )
     ).all()
-    if not claimed:
-        return []
-    endpoint_keys = {(row.org_id, row.endpoint_id) for row in claimed}
-    endpoints = {
-        (endpoint.org_id, endpoint.id): endpoint
-        for endpoint in await session.scalars(
-            select(WebhookEndpoint).where(
-                tuple_(WebhookEndpoint.org_id, WebhookEndpoint.id).in_(endpoint_keys)
-            )
-        )
-    }
-    events = {
-        (event.org_id, event.seq): event
-        for event in await session.scalars(
-            select(Event).where(
-                tuple_(Event.org_id, Event.seq).in_(
-                    [(row.org_id, row.event_seq) for row in claimed]
-                )
-            )
-        )
-    }
     found: list[Claimed] = []
     for row in claimed:
-        endpoint = endpoints[(row.org_id, row.endpoint_id)]
+        # Unattached rows, for what reads them (the event's JSON, the secrets' places).
+        endpoint = WebhookEndpoint(
+            org_id=row.org_id,
+            id=row.endpoint_id,
+            secret=row.secret,
+            previous_secret=row.previous_secret,
+            previous_secret_expires_at=row.previous_secret_expires_at,
+        )
+        event = Event(
+            org_id=row.org_id,
+            seq=row.event_seq,
+            position=row.position,
+            type=row.type,
+            created_at=row.created_at,
+            data=row.data if isinstance(row.data, dict) else json.loads(row.data),
+        )
         found.append(
             Claimed(
                 org_id=row.org_id,
@@ -195,10 +196,10 @@ async def claim_due(
                 endpoint_id=row.endpoint_id,
                 attempts=row.attempts,
                 manual=row.manual,
-                url=endpoint.url,
+                url=row.url,
                 secrets=current_secrets(endpoint, now),
-                event=events[(row.org_id, row.event_seq)],
-                failing=endpoint.failing_since is not None,
+                event=event,
+                failing=row.failing_since is not None,
             )
         )
     return found
