@@ -36,6 +36,8 @@ from perfapi.objectives.endpoints import router as objectives_router
 from perfapi.objectives.link_endpoints import router as objective_kpis_router
 from perfapi.ops.endpoints import DOCS_ASSETS_DIR, DOCS_ASSETS_PATH
 from perfapi.ops.endpoints import router as ops_router
+from perfapi.ops.gc import tune_garbage_collector
+from perfapi.ops.logs import configure_logging
 from perfapi.ops.metrics import EventMetrics, HttpMetrics, RateLimitMetrics, RollupMetrics
 from perfapi.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from perfapi.ops.text_guard import TextGuardMiddleware
@@ -204,3 +206,13 @@ def create_app(settings: Settings) -> FastAPI:
         unions=[DocumentedUnion("KeyResultCreate", "direction", KEY_RESULT_CREATE_VARIANTS)],
     )
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of ``perfapi serve --workers N``'s processes: a new process, it
+    reads its settings from the environment the server prepared (the database chosen
+    before forking included)."""
+    settings = Settings()
+    configure_logging(settings.log_level, as_json=settings.log_json)
+    tune_garbage_collector()
+    return create_app(settings)

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import os
 import signal
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -14,6 +15,7 @@ from uuid import UUID
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
@@ -137,9 +139,16 @@ def _run(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
 
 
 @cli.command()
-def serve() -> None:
+def serve(
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Server processes on the port (PERFAPI_WORKERS)."),
+    ] = None,
+) -> None:
     """Migrate the database, then serve the API (embedded PostgreSQL unless configured)."""
     settings = Settings()
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
     configure_logging(settings.log_level, as_json=settings.log_json)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal under the
     # handler that was installed before it. Ours turns it into a normal exit, so the
@@ -152,8 +161,21 @@ def serve() -> None:
         if bootstrap is not None:
             _announce_bootstrap(bootstrap)
         tune_garbage_collector()
+        app: FastAPI | str
+        if settings.workers == 1:
+            app = create_app(settings)
+        else:
+            # Migrated and bootstrapped once, above; now the workers. They are new
+            # processes that read their settings from the environment: give them the
+            # database chosen here (the embedded server's, say). uvicorn's supervisor
+            # drains and stops them on SIGTERM.
+            assert settings.database_url is not None
+            os.environ["PERFAPI_DATABASE_URL"] = settings.database_url
+            app = "perfapi.app:app_from_environment"
         uvicorn.run(
-            create_app(settings),
+            app,
+            factory=settings.workers > 1,
+            workers=settings.workers,
             host=settings.host,
             port=settings.port,
             log_config=None,

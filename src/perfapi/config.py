@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".perfapi"), description="Embedded PostgreSQL data.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Server processes sharing the port; background work runs in each, "
+        "without duplicates.",
+    )
     log_level: LogLevel = "info"
     log_json: bool = Field(default=True, description="One JSON object per log line.")
     cors_origins: Annotated[list[str], NoDecode] = Field(
