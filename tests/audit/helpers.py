@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from perfapi.auth.tokens import PREFIX_LENGTH
 from perfapi.config import Settings
-from perfapi.webhook_endpoints.delivery import attempt, claim, fan_out_due
+from perfapi.webhook_endpoints.delivery import attempt
 from perfapi.webhook_endpoints.sender import Sender
 from tests.support import Tenant
+from tests.webhook_endpoints.rounds import due
 
 AUDIT = "/v1/audit-events"
 Entry = dict[str, Any]
@@ -55,8 +56,7 @@ async def deliver_once(
     """One round of the webhook sender at ``now``: fan out, claim, attempt each."""
     sender = Sender(timeout_seconds=5.0, allow_private=True)
     try:
-        await fan_out_due(sessionmaker, now)
-        for item in await claim(sessionmaker, settings, now, 100):
+        for item in await due(sessionmaker, settings, now, 100):
             await attempt(sessionmaker, settings, sender, item, clock=lambda: now)
     finally:
         await sender.aclose()

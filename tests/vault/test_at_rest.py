@@ -15,11 +15,12 @@ from standardwebhooks import Webhook
 from perfapi.config import Settings
 from perfapi.vault.keys import encode_key, key_id_of, new_key
 from perfapi.vault.setup import keyring_of
-from perfapi.webhook_endpoints.delivery import attempt, claim, fan_out_due
+from perfapi.webhook_endpoints.delivery import attempt
 from perfapi.webhook_endpoints.sender import Sender
 from tests.support import Tenant, assert_problem, running
 from tests.vault.helpers import STORED_FORM, Sessions, opened, overwrite, stored, tampered
 from tests.webhook_endpoints.receiver import receiving
+from tests.webhook_endpoints.rounds import due
 from tests.webhooks.helpers import (
     KPI,
     SIMPLE_MAPPING,
@@ -128,8 +129,7 @@ async def test_endpoints_store_only_ciphertext_and_sign_after_rotation(
         _assert_sealed(previous, endpoint["secret"], keyring.current_id)
 
         await _kpi(client, tenant)
-        await fan_out_due(sessionmaker, now())
-        [claimed] = await claim(sessionmaker, settings, now(), 10)
+        [claimed] = await due(sessionmaker, settings, now(), 10)
         assert (await attempt(sessionmaker, settings, sender, claimed, now)).succeeded
     [request] = receiver.received
     # Signed under both secrets during the overlap: a receiver holding either accepts it.
@@ -193,8 +193,7 @@ async def test_an_endpoint_secret_that_does_not_decrypt_fails_its_attempt_alone(
         await overwrite(sessionmaker, "webhook_endpoints", broken["id"], "secret", tampered(secret))
         await _kpi(client, tenant)
         await _kpi(client, other_tenant)
-        await fan_out_due(sessionmaker, now())
-        claimed = await claim(sessionmaker, settings, now(), 10)
+        claimed = await due(sessionmaker, settings, now(), 10)
         answers = {
             str(item.endpoint_id): await attempt(sessionmaker, settings, sender, item, now)
             for item in claimed
@@ -230,8 +229,7 @@ async def test_a_server_without_the_key_fails_cleanly(
         async with running(stranger) as elsewhere:
             answer = await send_standard(elsewhere, source, simple_payload())
             assert_problem(answer, 503, "secret-unreadable")
-        await fan_out_due(sessionmaker, now())
-        [claimed] = await claim(sessionmaker, stranger, now(), 10)
+        [claimed] = await due(sessionmaker, stranger, now(), 10)
         refused = await attempt(sessionmaker, stranger, sender, claimed, now)
     assert receiver.received == []
     assert refused.error is not None

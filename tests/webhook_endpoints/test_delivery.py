@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from standardwebhooks import Webhook
 
 from perfapi.config import Settings
-from perfapi.webhook_endpoints.delivery import attempt, attempt_counted, claim, fan_out_due, lease
+from perfapi.webhook_endpoints.delivery import attempt, attempt_counted, lease
 from perfapi.webhook_endpoints.sender import Answer, Sender
 from tests.support import Tenant, assert_problem, running
 from tests.webhook_endpoints.receiver import Receiver, receiving
+from tests.webhook_endpoints.rounds import due
 
 ENDPOINTS = "/v1/webhook-endpoints"
 # Each test's now, to the second: receivers refuse signatures with timestamps far from
@@ -54,8 +55,7 @@ async def deliver(
     sessionmaker: Sessions, settings: Settings, sender: Sender, now: datetime
 ) -> list[Answer]:
     """One round at ``now``: fan out, claim what is due, attempt each."""
-    await fan_out_due(sessionmaker, now)
-    claimed = await claim(sessionmaker, settings, now, 100)
+    claimed = await due(sessionmaker, settings, now, 100)
     return [
         await attempt(sessionmaker, settings, sender, item, clock=lambda: now) for item in claimed
     ]
@@ -305,12 +305,11 @@ async def test_a_claim_is_leased_and_claimed_again_when_its_sender_never_reports
     async with receiving() as receiver:
         await subscribe(client, tenant, receiver.url)
         await make_kpi(client, tenant, "sales.arr")
-        await fan_out_due(sessionmaker, T0)
-        [first] = await claim(sessionmaker, delivering, T0, 10)
+        [first] = await due(sessionmaker, delivering, T0, 10)
         # The sender died with the claim: nobody else takes it while the lease runs.
-        assert await claim(sessionmaker, delivering, T0 + timedelta(seconds=1), 10) == []
+        assert await due(sessionmaker, delivering, T0 + timedelta(seconds=1), 10) == []
         later = T0 + lease(delivering) + timedelta(seconds=1)
-        [again] = await claim(sessionmaker, delivering, later, 10)
+        [again] = await due(sessionmaker, delivering, later, 10)
         assert again.delivery_id == first.delivery_id
         answer = await attempt(sessionmaker, delivering, sender, again, clock=lambda: later)
         assert answer.succeeded
@@ -350,8 +349,7 @@ async def test_deleting_an_endpoint_or_pruning_its_event_mid_attempt_breaks_noth
         endpoint = await subscribe(client, tenant, receiver.url)
         await subscribe(client, tenant, receiver.url)
         await make_kpi(client, tenant, "sales.arr")
-        await fan_out_due(sessionmaker, T0)
-        first, second = await claim(sessionmaker, delivering, T0, 10)
+        first, second = await due(sessionmaker, delivering, T0, 10)
         await client.delete(f"{ENDPOINTS}/{endpoint['id']}", headers=tenant.headers)
         async with sessionmaker() as session, session.begin():
             await session.execute(
@@ -389,8 +387,7 @@ async def test_attempts_are_counted_and_a_failure_to_record_one_escapes_nothing(
         await subscribe(client, tenant, receiver.url)
         await make_kpi(client, tenant, "one")
         await make_kpi(client, tenant, "two")
-        await fan_out_due(sessionmaker, T0)
-        first, second = await claim(sessionmaker, delivering, T0, 10)
+        first, second = await due(sessionmaker, delivering, T0, 10)
         await attempt_counted(sessionmaker, delivering, sender, first, attempts, failures)
         engine = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
         try:
@@ -402,7 +399,7 @@ async def test_attempts_are_counted_and_a_failure_to_record_one_escapes_nothing(
     assert registry.get_sample_value("failures_total") == 1
     # Sent but not recorded: the delivery is sent again when its lease runs out.
     later = T0 + lease(delivering) + timedelta(seconds=1)
-    [again] = await claim(sessionmaker, delivering, later, 10)
+    [again] = await due(sessionmaker, delivering, later, 10)
     assert again.delivery_id == second.delivery_id
     assert len(receiver.received) == 2
 

@@ -74,23 +74,6 @@ async def _fan_out(session: AsyncSession, now: datetime, failures: Counter | Non
     return more
 
 
-async def fan_out_due(
-    sessionmaker: async_sessionmaker[AsyncSession], now: datetime, failures: Counter | None = None
-) -> None:
-    """Fan out every org's new events."""
-    more = True
-    while more:
-        async with sessionmaker() as session, session.begin():
-            more = await _fan_out(session, now, failures)
-
-
-async def claim(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime, limit: int
-) -> list[Claimed]:
-    async with sessionmaker() as session, session.begin():
-        return await repository.claim_due(session, now, limit, lease(settings))
-
-
 async def fan_out_and_claim(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
