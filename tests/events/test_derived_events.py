@@ -11,7 +11,8 @@ from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from perfapi.events import derived
-from perfapi.events.derived import Backoff, evaluate_due, evaluate_org
+from perfapi.events.derived import evaluate_due, evaluate_org
+from perfapi.kit.backoff import Backoff
 from tests.support import Tenant, created
 
 NOW = datetime(2026, 2, 14, 23, 0, tzinfo=UTC)  # half of Q1 2026 elapsed, about

@@ -4,6 +4,7 @@ fan-out, signatures, the retry schedule, leases, disabling, manual retries."""
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -14,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from standardwebhooks import Webhook
 
 from perfapi.config import Settings
-from perfapi.webhook_endpoints.delivery import attempt, attempt_counted, lease
+from perfapi.kit.backoff import Backoff
+from perfapi.webhook_endpoints import repository
+from perfapi.webhook_endpoints.delivery import attempt, attempt_counted, fan_out_and_claim, lease
 from perfapi.webhook_endpoints.sender import Answer, Sender
 from tests.support import Tenant, assert_problem, running
 from tests.webhook_endpoints.receiver import Receiver, receiving
@@ -439,3 +442,47 @@ async def test_the_sender_gives_up_on_a_silent_receiver_and_refuses_private_targ
     assert refused.error is not None
     assert refused.error.startswith("refused: The host '127.0.0.1' resolves to 127.0.0.1")
     assert len(silent.received) == 1  # only the first sender's request got there
+
+
+async def test_an_org_whose_fan_out_fails_is_set_aside_and_holds_up_no_other(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    sessionmaker: Sessions,
+    delivering: Settings,
+    sender: Sender,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fan_out = repository.fan_out
+
+    async def failing_for_tenant(
+        session: AsyncSession, org_id: UUID, batch: int, now: datetime
+    ) -> int | None:
+        if org_id == tenant.id:
+            raise RuntimeError("a stored event this version cannot read")
+        return await fan_out(session, org_id, batch, now)
+
+    registry = CollectorRegistry()
+    failures = Counter("failures", "", registry=registry)
+    backoff = Backoff()
+    async with receiving() as receiver:
+        for org in (tenant, other_tenant):
+            await subscribe(client, org, receiver.url)
+            await make_kpi(client, org, "sales.arr")
+        monkeypatch.setattr(repository, "fan_out", failing_for_tenant)
+        claimed, _ = await fan_out_and_claim(sessionmaker, delivering, T0, 10, backoff, failures)
+        assert [item.org_id for item in claimed] == [other_tenant.id]
+        assert registry.get_sample_value("failures_total") == 1
+        assert backoff.set_aside(T0) == {tenant.id}
+        # Set aside: not tried again while its delay runs.
+        assert await fan_out_and_claim(sessionmaker, delivering, T0, 10, backoff, failures) == (
+            [],
+            False,
+        )
+        assert registry.get_sample_value("failures_total") == 1
+        monkeypatch.undo()
+        later = T0 + timedelta(minutes=10)
+        claimed, _ = await fan_out_and_claim(sessionmaker, delivering, later, 10, backoff, failures)
+        # (The other org's delivery is due again too: its claim was never attempted.)
+        assert tenant.id in {item.org_id for item in claimed}
+        assert backoff.set_aside(later) == set()

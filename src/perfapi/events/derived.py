@@ -26,6 +26,7 @@ from perfapi.domain.attainment import AttainmentInput, attainment
 from perfapi.events import derived_repository as repository
 from perfapi.events import service as events
 from perfapi.events.types import EventType
+from perfapi.kit.backoff import Backoff
 from perfapi.kpis import repository as kpis
 from perfapi.kpis.repository import KpiFacts
 from perfapi.models import KpiStatusState, ObjectiveProgressState
@@ -37,7 +38,6 @@ from perfapi.reports.values import progress_scores, score_facts_of_tree
 log = logging.getLogger(__name__)
 
 ORGS_PER_ROUND = 100
-MAX_BACKOFF_SECONDS = 300.0
 
 
 def _same(before: float | None, after: float | None) -> bool:
@@ -154,25 +154,6 @@ async def _objectives(session: AsyncSession, org_id: UUID, now: datetime) -> int
             recorded += 1
     await repository.save(session, changed)
     return recorded
-
-
-class Backoff:
-    """Orgs whose evaluation failed, each set aside for longer at every failure."""
-
-    def __init__(self) -> None:
-        self._failures: dict[UUID, tuple[int, datetime]] = {}
-
-    def set_aside(self, now: datetime) -> set[UUID]:
-        """The orgs still waiting out their delay."""
-        return {org_id for org_id, (_, until) in self._failures.items() if until > now}
-
-    def failed(self, org_id: UUID, now: datetime) -> None:
-        count = self._failures.get(org_id, (0, now))[0] + 1
-        delay = min(MAX_BACKOFF_SECONDS, 2.0**count)
-        self._failures[org_id] = (count, now + timedelta(seconds=delay))
-
-    def succeeded(self, org_id: UUID) -> None:
-        self._failures.pop(org_id, None)
 
 
 async def evaluate_due(

@@ -30,6 +30,7 @@ from perfapi.domain.retries import retry_delay
 from perfapi.events import service as events
 from perfapi.events.signals import EventSignals
 from perfapi.events.types import EventType
+from perfapi.kit.backoff import Backoff
 from perfapi.vault.keys import KeyUnavailableError, SecretUnreadableError
 from perfapi.vault.setup import keyring_of
 from perfapi.webhook_endpoints import repository
@@ -56,11 +57,15 @@ def lease(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS)
 
 
-async def _fan_out(session: AsyncSession, now: datetime, failures: Counter | None) -> bool:
+async def _fan_out(
+    session: AsyncSession, now: datetime, backoff: Backoff, failures: Counter | None
+) -> bool:
     """A batch of every org's new events, each org under a savepoint: one that fails is
-    logged and counted, and holds up no other. Whether an org has more to fan out."""
+    logged, counted and set aside a while, and holds up no other. Whether an org has
+    more to fan out."""
     more = False
-    for org_id in await repository.orgs_to_fan_out(session, ORGS_PER_ROUND):
+    orgs = await repository.orgs_to_fan_out(session, ORGS_PER_ROUND, backoff.set_aside(now))
+    for org_id in orgs:
         try:
             async with session.begin_nested():
                 read = await repository.fan_out(session, org_id, FANOUT_BATCH, now)
@@ -69,8 +74,11 @@ async def _fan_out(session: AsyncSession, now: datetime, failures: Counter | Non
             if is_database_unavailable(exc):
                 raise
             log.exception("fanning out the events of org %s failed", org_id)
+            backoff.failed(org_id, now)
             if failures is not None:
                 failures.inc()
+        else:
+            backoff.succeeded(org_id)
     return more
 
 
@@ -79,12 +87,13 @@ async def fan_out_and_claim(
     settings: Settings,
     now: datetime,
     limit: int,
+    backoff: Backoff | None = None,
     failures: Counter | None = None,
 ) -> tuple[list[Claimed], bool]:
     """A sender's round in one transaction: a batch of new events fanned out, then up to
     ``limit`` due deliveries claimed; and whether more events wait to be fanned out."""
     async with sessionmaker() as session, session.begin():
-        more = await _fan_out(session, now, failures)
+        more = await _fan_out(session, now, backoff or Backoff(), failures)
         claimed = await repository.claim_due(session, now, limit, lease(settings)) if limit else []
     return claimed, more
 
@@ -248,6 +257,7 @@ async def deliver_forever(
         allow_private=settings.webhook_allow_private_targets,
     )
     wake = signals.watch_all()
+    backoff = Backoff()
     sending: set[asyncio.Task[None]] = set()
     try:
         while True:
@@ -257,7 +267,7 @@ async def deliver_forever(
             more = False
             try:
                 claimed, more = await fan_out_and_claim(
-                    sessionmaker, settings, _utc_now(), max(free, 0), failures
+                    sessionmaker, settings, _utc_now(), max(free, 0), backoff, failures
                 )
             except Exception as exc:
                 log.warning("webhook delivery failed", exc_info=not is_database_unavailable(exc))

@@ -1,7 +1,7 @@
 """SQL of outbound webhooks: endpoints, the fan-out of the log, claims and attempts."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,17 +66,21 @@ async def start_fanout_at(session: AsyncSession, org_id: UUID, position: int) ->
     )
 
 
-async def orgs_to_fan_out(session: AsyncSession, limit: int) -> list[UUID]:
-    """Orgs with an enabled endpoint and events past their fan-out mark."""
+async def orgs_to_fan_out(
+    session: AsyncSession, limit: int, set_aside: Collection[UUID] = ()
+) -> list[UUID]:
+    """Orgs with an enabled endpoint and events past their fan-out mark, but for those
+    ``set_aside`` (their fan-out failed lately)."""
     rows = await session.execute(
         text(
             "SELECT o.org_id FROM (SELECT DISTINCT org_id FROM webhook_endpoints WHERE enabled) o "
             "LEFT JOIN webhook_fanout_marks m ON m.org_id = o.org_id "
             "WHERE EXISTS (SELECT 1 FROM events e WHERE e.org_id = o.org_id "
             "AND e.position > COALESCE(m.position, 0)) "
+            "AND NOT o.org_id = ANY(CAST(:set_aside AS uuid[])) "
             "LIMIT :limit"
         ),
-        {"limit": limit},
+        {"limit": limit, "set_aside": list(set_aside)},
     )
     return [org_id for (org_id,) in rows]
 
