@@ -12,8 +12,9 @@ from pydantic import SecretStr
 from perfapi.config import Settings
 from perfapi.db.engine import create_engine, create_sessionmaker
 from perfapi.db.migrate import migrate
-from perfapi.vault.keyfile import read_key_file
+from perfapi.vault.keyfile import read_key_file, write_key_file
 from perfapi.vault.keys import Keyring, KeyUnavailableError, encode_key, key_id, new_key
+from perfapi.vault.repository import rotation_lock
 from perfapi.vault.rotation import rotate_key
 from tests.support import Tenant, fresh_database, make_tenant, running
 from tests.vault.helpers import TABLES, Sessions, opened, overwrite, stored, tampered
@@ -190,3 +191,28 @@ async def test_with_a_configured_key_the_new_key_is_the_operators_to_deploy(
         configured = _with_keys(settings.model_copy(update={"database_url": url}), new_key())
         with pytest.raises(KeyUnavailableError, match="the new key is yours to deploy"):
             await rotate_key(configured, encode_key(new_key()))
+
+
+async def test_one_rotation_at_a_time_and_never_of_a_lost_key_file(
+    database_server_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    async with _database(database_server_url, "rotatelock") as (url, _):
+        own = settings.model_copy(update={"database_url": url, "data_dir": tmp_path})
+        # No key file: rotating would make up an "old" key nothing was encrypted under.
+        with pytest.raises(KeyUnavailableError, match="missing"):
+            await rotate_key(own, None)
+        assert not (tmp_path / "secret.key").exists()
+
+        write_key_file(tmp_path / "secret.key", Keyring(new_key()))
+        before = read_key_file(tmp_path / "secret.key").ids
+        engine = create_engine(url, own)
+        try:
+            async with rotation_lock(engine) as held:
+                assert held
+                with pytest.raises(KeyUnavailableError, match=r"another .* is running"):
+                    await rotate_key(own, None)
+        finally:
+            await engine.dispose()
+        assert read_key_file(tmp_path / "secret.key").ids == before
+        report = await rotate_key(own, None)  # the lock is free again
+        assert read_key_file(tmp_path / "secret.key").ids == [report.key_id, *before]

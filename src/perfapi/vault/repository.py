@@ -3,15 +3,41 @@
 Table and column names come from :mod:`perfapi.vault.places`, never from input.
 """
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from uuid import UUID
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from perfapi.vault.keys import STORED_PREFIX
 from perfapi.vault.places import SECRET_COLUMNS, SECRET_TABLES
 
 RowKey = tuple[UUID, UUID]
+
+# The advisory lock one key rotation at a time holds ("rtky").
+_ROTATION_LOCK = 0x72746B79
+
+
+@asynccontextmanager
+async def rotation_lock(engine: AsyncEngine) -> AsyncIterator[bool]:
+    """Whether this rotation holds the lock (False: another one runs), held on a
+    connection of its own until the block ends."""
+    async with engine.connect() as connection:
+        held = bool(
+            await connection.scalar(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": _ROTATION_LOCK}
+            )
+        )
+        await connection.commit()
+        try:
+            yield held
+        finally:
+            if held:
+                await connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": _ROTATION_LOCK}
+                )
+                await connection.commit()
 
 
 def _checked(table: str) -> str:

@@ -35,7 +35,7 @@ from perfapi.vault.keys import (
 )
 from perfapi.vault.places import SECRET_TABLES
 from perfapi.vault.repository import RowKey
-from perfapi.vault.setup import keyring_of, prepare_keys
+from perfapi.vault.setup import keyring_of
 
 BATCH = 500
 MAX_PASSES = 3
@@ -157,31 +157,36 @@ async def rotate_key(settings: Settings, new_key_text: str | None) -> Report:
     engine = create_engine(settings.database_url, settings)
     try:
         await migrate(engine)
-        if settings.secret_key is None:
-            path = key_file_path(settings.data_dir)
-            old = prepare_keys(settings)
-            key = new_key() if new_key_text is None else parse_key(new_key_text, "the new key")
-            if key_id(key) == old.current_id:
-                raise KeyUnavailableError(f"key {old.current_id} is the current key already")
-            keyring = Keyring(key, old.keys)
-            write_key_file(path, keyring)
-            report = Report(keyring.current_id, path)
-        else:
-            if new_key_text is not None:
-                raise KeyUnavailableError(
-                    "PERFAPI_SECRET_KEY is set, so the new key is yours to deploy: set it as "
-                    "PERFAPI_SECRET_KEY with the old key in PERFAPI_SECRET_KEYS_PREVIOUS on "
-                    "every server, then run `perfapi secrets rotate-key` without --new-key"
-                )
-            keyring = keyring_of(settings)
-            report = Report(keyring.current_id, None)
-        await reencrypt_all(create_sessionmaker(engine), keyring, report)
-        if report.key_file is not None:
-            # Keep the key just replaced (a server may have been encrypting under it a
-            # moment ago), and any other still in use; older ones go.
-            old_current = keyring.keys[1]
-            kept = [old_current, *(k for k in keyring.keys[2:] if key_id(k) in report.others)]
-            write_key_file(report.key_file, Keyring(keyring.keys[0], kept))
-        return report
+        async with repository.rotation_lock(engine) as held:
+            if not held:
+                # Two at once would each make their own new key; one would be lost.
+                raise KeyUnavailableError("another `perfapi secrets rotate-key` is running")
+            if settings.secret_key is None:
+                path = key_file_path(settings.data_dir)
+                # The key file as it is: a missing one is an error, never replaced.
+                old = keyring_of(settings)
+                key = new_key() if new_key_text is None else parse_key(new_key_text, "the new key")
+                if key_id(key) == old.current_id:
+                    raise KeyUnavailableError(f"key {old.current_id} is the current key already")
+                keyring = Keyring(key, old.keys)
+                write_key_file(path, keyring)
+                report = Report(keyring.current_id, path)
+            else:
+                if new_key_text is not None:
+                    raise KeyUnavailableError(
+                        "PERFAPI_SECRET_KEY is set, so the new key is yours to deploy: set it as "
+                        "PERFAPI_SECRET_KEY with the old key in PERFAPI_SECRET_KEYS_PREVIOUS on "
+                        "every server, then run `perfapi secrets rotate-key` without --new-key"
+                    )
+                keyring = keyring_of(settings)
+                report = Report(keyring.current_id, None)
+            await reencrypt_all(create_sessionmaker(engine), keyring, report)
+            if report.key_file is not None:
+                # Keep the key just replaced (a server may have been encrypting under it a
+                # moment ago), and any other still in use; older ones go.
+                old_current = keyring.keys[1]
+                kept = [old_current, *(k for k in keyring.keys[2:] if key_id(k) in report.others)]
+                write_key_file(report.key_file, Keyring(keyring.keys[0], kept))
+            return report
     finally:
         await engine.dispose()
