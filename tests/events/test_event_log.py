@@ -208,3 +208,25 @@ async def test_old_events_are_pruned_and_unknown_types_skipped(
     later = datetime.now(UTC) + timedelta(days=31)
     assert await prune_once(sessionmaker, settings, later) == 2
     assert await events(client, tenant) == []
+
+
+async def test_ingestion_announces_only_the_kpis_it_changed(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    for key in ("sales", "churn"):
+        await created(client, tenant, "/v1/kpis", {"key": key, "name": key})
+
+    async def send(sales: float, churn: float) -> None:
+        points = [
+            {"kpi": "sales", "ts": "2026-01-10T00:00:00Z", "value": sales},
+            {"kpi": "churn", "ts": "2026-01-10T00:00:00Z", "value": churn},
+        ]
+        response = await client.post("/v1/points", headers=tenant.headers, json={"points": points})
+        assert response.status_code == 200, response.text
+
+    await send(1, 2)
+    await send(1, 2)  # nothing changes: nothing to announce
+    await send(5, 2)  # through the merge: only sales changes
+    ingested = await events(client, tenant, type="points.ingested")
+    assert [(e["data"]["inserted"], e["data"]["updated"]) for e in ingested] == [(2, 0), (0, 1)]
+    assert [e["data"]["kpis"] for e in ingested] == [["churn", "sales"], ["sales"]]

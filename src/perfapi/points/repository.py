@@ -127,8 +127,8 @@ async def staged_conflicts(session: AsyncSession, limit: int) -> tuple[list[tupl
     return [(row[0], row[1]) for row in rows], total
 
 
-async def merge_staging(session: AsyncSession) -> tuple[int, int]:
-    """Upsert the staged points: (inserted, updated).
+async def merge_staging(session: AsyncSession) -> tuple[int, int, frozenset[UUID]]:
+    """Upsert the staged points: (inserted, updated, the KPIs whose points changed).
 
     Rows are merged in key order, so concurrent merges lock rows in the same order
     and cannot deadlock. A point re-sent with its stored value is left alone.
@@ -144,13 +144,14 @@ async def merge_staging(session: AsyncSession) -> tuple[int, int]:
                 "  ON CONFLICT (org_id, kpi_id, ts, dims_hash) DO UPDATE"
                 "    SET value = EXCLUDED.value, dimensions = EXCLUDED.dimensions"
                 "    WHERE points.value IS DISTINCT FROM EXCLUDED.value"
-                "  RETURNING (xmax = 0) AS inserted"
-                ") SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)"
+                "  RETURNING kpi_id, (xmax = 0) AS inserted"
+                ") SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),"
+                " array_remove(array_agg(DISTINCT kpi_id), NULL)"
                 " FROM merged"
             )
         )
     ).one()
-    return int(row[0]), int(row[1])
+    return int(row[0]), int(row[1]), frozenset(row[2] or ())
 
 
 async def list_page(

@@ -94,9 +94,7 @@ class PointWriter:
         if await repository.lock_kpis(self.session, kpis) < len(kpis):
             raise KpiDeletedError
         await rollups.record_staged_changes(self.session)
-        return WriteCounts(
-            *await repository.merge_staging(self.session), frozenset(kpi_id for _, kpi_id in kpis)
-        )
+        return WriteCounts(*await repository.merge_staging(self.session))
 
     async def _copy_if_all_new(self, batch: Batch) -> bool:
         # Key order, as the merge uses: concurrent writers then take row locks in
