@@ -78,9 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
         engine = create_engine(settings.database_url, settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
-        app.state.redis, app.state.rate_limiter = open_limiter(
-            settings, app.state.rate_limit_metrics
-        )
+        app.state.rate_limiter = open_limiter(settings, app.state.rate_limit_metrics)
         pruner = asyncio.create_task(prune_forever(app.state.sessionmaker, settings))
         audit_pruner = asyncio.create_task(prune_audit_forever(app.state.sessionmaker, settings))
         listener = asyncio.create_task(app.state.event_signals.listen_forever(engine))

@@ -9,7 +9,6 @@ that did not say who it acts for): it fails instead of being recorded under a
 made-up name or not at all.
 """
 
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -51,7 +50,6 @@ async def record(
         session,
         org_id,
         {
-            "id": uuid.uuid4(),
             "actor_type": actor.type,
             "actor_id": actor.id,
             "action": action.value,

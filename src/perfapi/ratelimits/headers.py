@@ -12,8 +12,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from perfapi.ratelimits.enforce import Applied
 from perfapi.ratelimits.gcra import WINDOW_SECONDS
 
-HEADER_NAMES = ("RateLimit", "RateLimit-Policy", "Retry-After")
-
 
 def policy_value(applied: Applied) -> str:
     """``"key";q=3;w=60``: ``q`` requests every ``w`` seconds, under this policy name."""
