@@ -172,13 +172,6 @@ def delivery_key(
     """Check the signature; return the key that identifies this delivery among redeliveries."""
     now = datetime.now(UTC)
     secrets, unreadable = sealing.opened(keyring, sealing.current_secrets(source, now))
-    if unreadable:
-        log.error(
-            "a secret of webhook source %s cannot be decrypted: %s",
-            source.id,
-            "; ".join(map(str, unreadable)),
-            extra={"org_id": str(source.org_id), "source_id": str(source.id)},
-        )
     try:
         if source.scheme == Scheme.STANDARD.value:
             return id_key(verify_standard(secrets, headers, body, now))
@@ -187,6 +180,14 @@ def delivery_key(
     except SignatureError as exc:
         if unreadable:
             # Perhaps signed with the secret this server cannot read: not the sender's fault.
+            # Logged only here, with the 503: a delivery a readable secret verifies is fine,
+            # and logging before the check would let anyone fill the log.
+            log.error(
+                "a secret of webhook source %s cannot be decrypted: %s",
+                source.id,
+                "; ".join(map(str, unreadable)),
+                extra={"org_id": str(source.org_id), "source_id": str(source.id)},
+            )
             raise SecretUnreadableError(
                 "This source's secret cannot be decrypted on this server, so the signature "
                 "cannot be checked; nothing was stored. The operator has been told; retry later."
