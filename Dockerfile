@@ -1,5 +1,8 @@
 # Build: docker build -t perfapi .
 # Run:   docker run -e PERFAPI_DATABASE_URL=postgresql://user:pass@db:5432/perfapi -p 8000:8000 perfapi
+# Scale: -e PERFAPI_WORKERS=N (processes in the container, one per core), and more containers
+#        behind a proxy; -e PERFAPI_READ_DATABASE_URL=... for a streaming replica.
+#        examples/compose/compose.yaml is the whole layout; see docs/scale-out.md.
 
 FROM python:3.11-slim AS build
 WORKDIR /build
@@ -17,7 +20,8 @@ ENV PATH="/opt/perfapi/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
     PERFAPI_HOST=0.0.0.0 \
     PERFAPI_PORT=8000 \
-    PERFAPI_DATA_DIR=/app/data
+    PERFAPI_DATA_DIR=/app/data \
+    PERFAPI_WORKERS=1
 USER perfapi
 WORKDIR /app
 EXPOSE 8000

@@ -19,6 +19,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -108,10 +109,16 @@ class Server:
 
 @contextmanager
 def running_server(
-    database_url: str, settings: Mapping[str, str] | None = None
+    database_url: str,
+    settings: Mapping[str, str] | None = None,
+    *,
+    token: str | None = None,
+    workers: int = 1,
 ) -> Iterator[Server]:
-    """`perfapi serve` (uvicorn, one worker) on the database; its bootstrap admin key.
-    ``settings`` (PERFAPI_* variables) are passed on; the caller's own are not."""
+    """`perfapi serve` on the database, with ``workers`` processes; its bootstrap admin key,
+    or ``token`` on a database that has its first key already (none is printed then).
+    ``settings`` (PERFAPI_* variables) are passed on; the caller's own are not. Returns once
+    every process serves."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("PERFAPI_")}
     env.update(settings or {})
@@ -121,6 +128,7 @@ def running_server(
         PERFAPI_LOG_LEVEL="warning",
         # The benchmarks send through one key as fast as they can: measure, not limit.
         PERFAPI_RATE_LIMIT_PER_MINUTE="1000000",
+        PERFAPI_WORKERS=str(workers),
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "perfapi", "serve"],
@@ -131,8 +139,7 @@ def running_server(
     )
     try:
         assert process.stdout is not None
-        token = None
-        for line in process.stdout:
+        for line in process.stdout if token is None else ():
             if match := TOKEN.search(line):
                 token = match.group(0)
                 break
@@ -146,10 +153,61 @@ def running_server(
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
+        while asyncio.run(_listening_processes(database_url)) < workers:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"not all {workers} processes of perfapi serve started")
+            time.sleep(0.1)
         yield Server(process=process, base_url=base_url, token=token)
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+async def _listening_processes(database_url: str) -> int:
+    """Server processes that started on the database: each listens for events on one
+    connection once its startup ran, just before it takes requests (uvicorn's workers
+    share a port, so asking the port cannot tell them apart)."""
+    connection = await asyncpg.connect(libpq_url(database_url))
+    try:
+        count: int = await connection.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND query LIKE 'LISTEN %'"
+        )
+        return count
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def cloned_database(database_url: str) -> Iterator[str]:
+    """A copy of the database (PostgreSQL's CREATE DATABASE ... TEMPLATE, statistics
+    included), dropped afterwards. Nothing may be connected to the original meanwhile."""
+    url = make_url(database_url)
+    original = url.database
+    clone = f"{original}_copy"
+    # Connected to the server's own database: a connection to the original would block it.
+    admin = url.set(database="postgres").render_as_string(hide_password=False)
+    # A server stopped a moment ago may still have backends ending: wait for them.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            asyncio.run(_run_admin(admin, f'CREATE DATABASE "{clone}" TEMPLATE "{original}"'))
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    try:
+        yield url.set(database=clone).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_run_admin(admin, f'DROP DATABASE IF EXISTS "{clone}" WITH (FORCE)'))
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # Fields 14 and 15 of proc(5), utime and stime; [0] here is field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int, field: str = "VmRSS") -> int:

@@ -5,7 +5,8 @@
 
 Throughput, against one PostgreSQL in one run, each write into an empty table:
   (a) raw asyncpg copy_records_to_table of N points into a scratch table shaped
-      like `points` (same columns and primary key), in one COPY;
+      like `points` (same columns and primary key, range-partitioned by month the
+      same way, with the partitions of the points' months), in one COPY;
   (b) the same N points through POST /v1/points to a real `perfapi serve`
       (uvicorn, one worker) in JSON batches over HTTP;
   (c) the same batches again with changed values: every point already exists.
@@ -44,6 +45,7 @@ from bench.common import (
     running_server,
 )
 from perfapi.config import Settings
+from perfapi.points.months import months_of, start_of
 from perfapi.points.records import dimensions_key
 
 KPI_KEYS = [f"bench.kpi_{number}" for number in range(5)]
@@ -124,7 +126,8 @@ async def _execute(database_url: str, statement: str) -> None:
 
 
 async def raw_copy(database_url: str, count: int) -> float:
-    """COPY the same points, as rows, into a scratch table shaped like `points`."""
+    """COPY the same points, as rows, into a scratch table shaped and partitioned like
+    `points` (without its triggers: this is the floor)."""
     org_id, kpi_ids = uuid.uuid4(), {key: uuid.uuid4() for key in KPI_KEYS}
     records = []
     for point in points(count):
@@ -135,7 +138,14 @@ async def raw_copy(database_url: str, count: int) -> float:
         )
     connection = await asyncpg.connect(libpq_url(database_url))
     try:
-        await connection.execute("CREATE TABLE points_raw (LIKE points INCLUDING ALL)")
+        await connection.execute(
+            "CREATE TABLE points_raw (LIKE points INCLUDING ALL) PARTITION BY RANGE (ts)"
+        )
+        for month in sorted(months_of(record[2] for record in records)):
+            await connection.execute(
+                f"CREATE TABLE points_raw_{month} PARTITION OF points_raw FOR VALUES "
+                f"FROM ('{start_of(month).isoformat()}') TO ('{start_of(month + 1).isoformat()}')"
+            )
         started = time.perf_counter()
         await connection.copy_records_to_table(
             "points_raw",

@@ -36,8 +36,11 @@ from uuid import UUID
 
 import asyncpg
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from bench.common import Server, fresh_database, libpq_url, running_server
+from bench.common import Server, asyncpg_url, fresh_database, libpq_url, running_server
+from perfapi.points import partitions
+from perfapi.points.months import month_of
 from perfapi.points.records import PointRow, dimensions_key
 
 YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -302,6 +305,18 @@ def point_chunks(
         yield Chunk(rows, chunk_kpis, YEAR_START + offset, max(row[2] for row in rows))
 
 
+async def make_partitions(database_url: str) -> None:
+    """The monthly partitions of the year's points, made as ingestion would make them
+    (these points are COPYed straight into `points`, past the API)."""
+    engine = create_async_engine(asyncpg_url(database_url))
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            first = month_of(YEAR_START)
+            await partitions.ensure(session, range(first, first + 12))
+    finally:
+        await engine.dispose()
+
+
 @dataclass(frozen=True)
 class Load:
     points: int
@@ -313,6 +328,7 @@ async def load_points(
     database_url: str, strategy: Strategy, counts: list[int], offset: timedelta, analyze: bool
 ) -> Load:
     """COPY the points, log their days as ingestion does, and wait for the server's refresher."""
+    await make_partitions(database_url)
     connection = await asyncpg.connect(libpq_url(database_url))
     try:
         started = time.perf_counter()

@@ -58,6 +58,7 @@ from bench.reads import (
     count_tree,
     create_kpis_with_targets,
     linked_key_result,
+    make_partitions,
     point_chunks,
 )
 
@@ -377,6 +378,7 @@ async def build_step(database_url: str, org: Org, size: int, with_points: bool) 
         note = f"{size:,} objectives: inserted in {grown:.1f} s"
         if with_points:
             started = time.perf_counter()
+            await make_partitions(database_url)
             points = await load_points(connection, org)
             note += (
                 f"; {points:,} points, rollups refreshed in {time.perf_counter() - started:.1f} s"

@@ -13,13 +13,19 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from perfapi.config import Settings
 from perfapi.models import Base
+from perfapi.points.months import not_a_partition
 
 config = context.config
 target_metadata = Base.metadata
 
 
 def _configure_and_run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        include_name=not_a_partition,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

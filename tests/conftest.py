@@ -59,6 +59,7 @@ def settings(database_url: str) -> Settings:
         rollup_refresh_seconds=0,
         derived_events_seconds=0,
         webhook_delivery_seconds=0,
+        points_partition_maintenance_seconds=0,
         webhook_allow_private_targets=True,
     )
 

@@ -17,6 +17,7 @@ from perfapi.auth.jwt import verifier_from_settings
 from perfapi.conditional.dependencies import NotModifiedError, not_modified_response
 from perfapi.conditional.headers import CachingHeadersMiddleware
 from perfapi.config import Settings
+from perfapi.console.endpoints import router as console_router
 from perfapi.db.engine import create_engine, create_sessionmaker
 from perfapi.errors import install_error_handlers
 from perfapi.events.derived import derive_forever
@@ -38,13 +39,24 @@ from perfapi.ops.endpoints import DOCS_ASSETS_DIR, DOCS_ASSETS_PATH
 from perfapi.ops.endpoints import router as ops_router
 from perfapi.ops.gc import tune_garbage_collector
 from perfapi.ops.logs import configure_logging
-from perfapi.ops.metrics import EventMetrics, HttpMetrics, RateLimitMetrics, RollupMetrics
+from perfapi.ops.metrics import (
+    EventMetrics,
+    HttpMetrics,
+    PartitionMetrics,
+    RateLimitMetrics,
+    ReplicaMetrics,
+    RollupMetrics,
+)
 from perfapi.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from perfapi.ops.text_guard import TextGuardMiddleware
 from perfapi.points.admission import Admission
 from perfapi.points.endpoints import router as points_router
+from perfapi.points.partition_maintenance import maintain_forever
+from perfapi.points.partitions import PROCESS_MONTHS
 from perfapi.ratelimits.headers import RateLimitHeadersMiddleware
 from perfapi.ratelimits.setup import open_limiter
+from perfapi.replicas.monitor import monitor_forever
+from perfapi.replicas.startup import open_read_replica
 from perfapi.reports.kpi_endpoints import router as kpi_reports_router
 from perfapi.reports.org_endpoints import router as org_reports_router
 from perfapi.reports.progress_endpoints import router as progress_router
@@ -77,6 +89,14 @@ def create_app(settings: Settings) -> FastAPI:
         prepare_keys(settings)
         engine = create_engine(settings.database_url, settings)
         app.state.engine = engine
+        try:
+            read_replica = await open_read_replica(
+                settings, engine, app.state.replica_metrics.fallbacks
+            )
+        except BaseException:
+            await engine.dispose()
+            raise
+        app.state.read_replica = read_replica
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.rate_limiter = open_limiter(settings, app.state.rate_limit_metrics)
         pruner = asyncio.create_task(prune_forever(app.state.sessionmaker, settings))
@@ -100,6 +120,18 @@ def create_app(settings: Settings) -> FastAPI:
                     app.state.event_metrics.webhook_failures,
                 )
             )
+        replica_monitor = None
+        if read_replica is not None and settings.read_lag_check_seconds > 0:
+            replica_monitor = asyncio.create_task(
+                monitor_forever(read_replica, settings.read_lag_check_seconds)
+            )
+        # Writers of this process distrust what retention may drop (see points.partitions).
+        PROCESS_MONTHS.set_retention(settings.points_retention_days)
+        partition_keeper = None
+        if settings.points_partition_maintenance_seconds > 0:
+            partition_keeper = asyncio.create_task(
+                maintain_forever(app.state.sessionmaker, settings, app.state.partition_metrics)
+            )
         refresher = None
         if settings.rollup_refresh_seconds > 0:
             refresher = asyncio.create_task(
@@ -108,12 +140,16 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            for task in (pruner, audit_pruner, listener, deriver, sender):
+            for task in (pruner, audit_pruner, listener, deriver, sender, replica_monitor):
                 if task is None:
                     continue
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if partition_keeper is not None:
+                partition_keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await partition_keeper
             if refresher is not None:
                 refresher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -121,6 +157,8 @@ def create_app(settings: Settings) -> FastAPI:
             await app.state.rate_limiter.aclose()
             if app.state.jwt_verifier is not None:
                 await app.state.jwt_verifier.aclose()
+            if read_replica is not None:
+                await read_replica.engine.dispose()
             await engine.dispose()
 
     MODELS.resize(settings.forecast_models_kept)
@@ -141,6 +179,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.rollup_metrics = RollupMetrics(app.state.metrics.registry)
     app.state.event_metrics = EventMetrics(app.state.metrics.registry)
     app.state.rate_limit_metrics = RateLimitMetrics(app.state.metrics.registry)
+    app.state.partition_metrics = PartitionMetrics(app.state.metrics.registry)
+    app.state.replica_metrics = ReplicaMetrics(app.state.metrics.registry)
+    app.state.read_replica = None  # opened by the lifespan when one is configured
     app.state.points_admission = Admission(
         slots=settings.large_points_json_slots,
         large_above=settings.large_points_json_bytes,
@@ -196,6 +237,7 @@ def create_app(settings: Settings) -> FastAPI:
         webhook_endpoints_router,
         api_keys_router,
         audit_router,
+        console_router,
     ):
         app.include_router(router)
     app.mount(DOCS_ASSETS_PATH, StaticFiles(directory=DOCS_ASSETS_DIR), name="docs-assets")

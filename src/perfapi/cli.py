@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, TypeVar
@@ -45,6 +46,7 @@ from perfapi.orgs import service as orgs
 from perfapi.orgs.service import BootstrapKey
 from perfapi.points.import_progress import print_import_summary, run_import
 from perfapi.points.importer import ImportFailedError
+from perfapi.replicas.startup import ReplicaUnusableError, check_read_replica
 from perfapi.rollups import service as rollups
 from perfapi.rollups.repository import ParkedChange
 from perfapi.vault.commands import secrets_cli
@@ -144,11 +146,22 @@ def serve(
         int | None,
         typer.Option(min=1, max=64, help="Server processes on the port (PERFAPI_WORKERS)."),
     ] = None,
+    demo: Annotated[
+        bool | None,
+        typer.Option(
+            "--demo/--no-demo",
+            help="On the first start (an empty database), fill the new org with the demo "
+            "data (PERFAPI_DEMO).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Migrate the database, then serve the API (embedded PostgreSQL unless configured)."""
     settings = Settings()
     if workers is not None:
         settings = settings.model_copy(update={"workers": workers})
+    if demo is not None:
+        settings = settings.model_copy(update={"demo": demo})
     configure_logging(settings.log_level, as_json=settings.log_json)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal under the
     # handler that was installed before it. Ours turns it into a normal exit, so the
@@ -157,9 +170,17 @@ def serve(
     warn_if_unshared(settings)
     with _database(settings, serving=True) as settings:
         prepare_keys(settings)  # before anything else: a key problem stops the start
-        bootstrap = _run(settings, orgs.bootstrap_first_org)
+        bootstrap, demo_summary = _run(settings, partial(_first_start, demo=settings.demo))
         if bootstrap is not None:
             _announce_bootstrap(bootstrap)
+        if demo_summary is not None:
+            _announce_demo(demo_summary, settings)
+        try:
+            # Here rather than only in the app's startup, where uvicorn would report
+            # a wrong replica as a traceback.
+            asyncio.run(check_read_replica(settings))
+        except ReplicaUnusableError as exc:
+            raise _fail(escape(str(exc))) from None
         tune_garbage_collector()
         app: FastAPI | str
         if settings.workers == 1:
@@ -182,6 +203,28 @@ def serve(
             access_log=False,
             proxy_headers=True,
         )
+
+
+async def _first_start(
+    session: AsyncSession, *, demo: bool
+) -> tuple[BootstrapKey | None, DemoSummary | None]:
+    """On an empty database, org ``default`` and its admin key, and with ``demo`` the demo
+    data in that org: one transaction, so a load that fails leaves the database empty and
+    the next start tries again. A database already in use is left as it is."""
+    bootstrap = await orgs.bootstrap_first_org(session)
+    if bootstrap is None or not demo:
+        return bootstrap, None
+    summary = await load_demo(session, bootstrap.org.id, today=datetime.now(UTC).date())
+    return bootstrap, summary
+
+
+def _announce_demo(summary: DemoSummary, settings: Settings) -> None:
+    out.print(
+        f"Loaded the demo data: {summary.objectives} objectives, {summary.kpis} KPIs, "
+        f"{summary.points:,} points. The console: http://{settings.host}:{settings.port}/ "
+        "(sign in with the key above).",
+        soft_wrap=True,
+    )
 
 
 def _exit_normally(signum: int, frame: FrameType | None) -> None:

@@ -30,6 +30,23 @@ class Settings(BaseSettings):
         description="PostgreSQL URL. Unset: an embedded PostgreSQL is started in data_dir.",
     )
     data_dir: Path = Field(default=Path(".perfapi"), description="Embedded PostgreSQL data.")
+    read_database_url: str | None = Field(
+        default=None,
+        description="A streaming replica of database_url: reports, series, forecasts, insights "
+        "and their exports read from it while it keeps up. Unset: everything reads the primary.",
+    )
+    read_max_lag_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="A replica further behind the primary than this, or down, is passed over: "
+        "its reads are served by the primary until it catches up.",
+    )
+    read_lag_check_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often the replica's lag and health are measured; 0 turns the "
+        "background check off (for tests: a replica once found down is then not tried again).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(
@@ -38,6 +55,11 @@ class Settings(BaseSettings):
         le=64,
         description="Server processes sharing the port; background work runs in each, "
         "without duplicates.",
+    )
+    demo: bool = Field(
+        default=False,
+        description="On the first start (an empty database), `serve` also fills the new "
+        "org with the demo data (`perfapi demo`), so the console has something to show.",
     )
     log_level: LogLevel = "info"
     log_json: bool = Field(default=True, description="One JSON object per log line.")
@@ -137,6 +159,26 @@ class Settings(BaseSettings):
     rollup_retry_max_seconds: float = Field(
         default=300.0, gt=0, description="Longest wait between tries of a failing rollup change."
     )
+    points_partition_maintenance_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often the monthly partitions of points are made ahead and, with "
+        "points_retention_days, dropped; 0 turns the background task off (partitions are "
+        "still made as points arrive).",
+    )
+    points_partitions_ahead: int = Field(
+        default=3,
+        ge=0,
+        le=120,
+        description="Months after the current one whose partitions are made ahead of time.",
+    )
+    points_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_200_000,
+        description="Points are kept at least this long, in whole UTC months: a month's "
+        "partition is dropped, with its rollups, once all of it is older. Unset: kept forever.",
+    )
     jwt_issuer: str | None = Field(
         default=None,
         description="The identity provider's issuer, exactly as in its tokens' `iss` claim. "
@@ -207,7 +249,7 @@ class Settings(BaseSettings):
             return tuple(waits)
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "read_database_url")
     @classmethod
     def _use_asyncpg_driver(cls, value: str | None) -> str | None:
         """Accept the usual ``postgresql://`` and ``postgres://`` forms as well."""
@@ -248,6 +290,11 @@ class Settings(BaseSettings):
                 _parsed_key(key, "each of PERFAPI_SECRET_KEYS_PREVIOUS")
             return keys
         return value
+
+    @field_validator("points_retention_days", mode="before")
+    @classmethod
+    def _empty_retention_keeps_all(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _previous_keys_need_a_key(self) -> Self:

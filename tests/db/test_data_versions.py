@@ -9,6 +9,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from perfapi.models import Base
+from perfapi.points import partitions
+from perfapi.points.months import months_of
 from tests.support import Tenant
 
 # Tables no answer is read from, so writing them needs no new tag.
@@ -54,7 +56,7 @@ async def test_every_table_answers_are_read_from_bumps_the_version(
             text(
                 "SELECT c.relname, array_agg(t.tgname ORDER BY t.tgname) FROM pg_trigger t "
                 "JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname LIKE '%data_version%' "
-                "GROUP BY c.relname"
+                "AND NOT c.relispartition GROUP BY c.relname"
             )
         )
         triggers = {table: names for table, names in rows}  # noqa: C416 (a Result has .keys())
@@ -65,6 +67,66 @@ async def test_every_table_answers_are_read_from_bumps_the_version(
         # whose insert of those events already noted the org.
         events = ("delete", "insert") if table == "events" else ("delete", "insert", "update")
         assert triggers[table] == [f"{table}_data_version_{event}" for event in events]
+
+
+# Each statement-level trigger of a table: name, events and timing (tgtype), function
+# and arguments.
+_STATEMENT_TRIGGERS = text(
+    "SELECT c.relname, array_agg(ARRAY[t.tgname, t.tgtype::text, t.tgfoid::regproc::text,"
+    " encode(t.tgargs, 'escape'), coalesce(t.tgnewtable, ''), coalesce(t.tgoldtable, '')]"
+    " ORDER BY t.tgname) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+    " WHERE (c.oid = 'points'::regclass OR c.oid IN"
+    "   (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'points'::regclass))"
+    " AND NOT t.tgisinternal AND t.tgtype & 1 = 0 GROUP BY c.relname"
+)
+
+
+async def test_every_partition_of_points_has_the_statement_triggers_of_points(
+    sessionmaker: async_sessionmaker[AsyncSession], tenant: Tenant
+) -> None:
+    """PostgreSQL clones row-level triggers to partitions, not statement-level ones, and
+    a statement addressed to a partition (the COPY of one month's points) fires only
+    the partition's: each partition carries the same data version notes as points."""
+    fresh = datetime(1907, 8, 1, tzinfo=UTC)
+    async with sessionmaker() as session, session.begin():
+        await partitions.ensure(session, months_of([fresh]))  # made at run time, too
+    async with sessionmaker() as session:
+        triggers = {
+            table: list(found) for table, found in await session.execute(_STATEMENT_TRIGGERS)
+        }
+    parent = triggers.pop("points")
+    assert [trigger[0] for trigger in parent] == [
+        f"points_data_version_{event}" for event in ("delete", "insert", "update")
+    ]
+    assert "points_1907_08" in triggers
+    assert all(found == parent for found in triggers.values()), triggers
+
+
+async def test_a_write_addressed_to_a_partition_bumps_the_version(
+    sessionmaker: async_sessionmaker[AsyncSession], tenant: Tenant
+) -> None:
+    at = datetime(1907, 9, 3, tzinfo=UTC)
+    async with sessionmaker() as session, session.begin():
+        await partitions.ensure(session, months_of([at]))
+    async with sessionmaker() as session:
+        before = await _version(session, tenant.id)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            text(
+                "INSERT INTO points_1907_09 (org_id, kpi_id, ts, dims_hash, value, dimensions) "
+                "VALUES (:org, :kpi, :at, 0, 1, '{}')"
+            ),
+            {"org": tenant.id, "kpi": uuid.uuid4(), "at": at},
+        )
+    async with sessionmaker() as session:
+        after = await _version(session, tenant.id)
+        dated = await session.scalar(
+            text("SELECT dated_until FROM org_data_versions WHERE org_id = :org"),
+            {"org": tenant.id},
+        )
+    assert after is not None
+    assert before is None or after > before
+    assert dated == at
 
 
 async def test_concurrent_writers_of_one_org_do_not_wait_for_each_other(
@@ -110,18 +172,16 @@ async def test_points_note_the_latest_time_they_are_dated_at(
     sessionmaker: async_sessionmaker[AsyncSession], tenant: Tenant
 ) -> None:
     kpi_id = uuid.uuid4()
+    times = [datetime(2031, 5, 1, tzinfo=UTC), datetime(2020, 1, 1, tzinfo=UTC)]
     async with sessionmaker() as session, session.begin():
+        await partitions.ensure(session, months_of(times))  # what ingestion does first
         await session.execute(INSERT_KPI, {"org": tenant.id, "id": kpi_id, "key": "dated"})
         await session.execute(
             text(
                 "INSERT INTO points (org_id, kpi_id, ts, dims_hash, value, dimensions) "
                 "SELECT :org, :kpi, ts, 0, 1, '{}' FROM unnest(CAST(:times AS timestamptz[])) ts"
             ),
-            {
-                "org": tenant.id,
-                "kpi": kpi_id,
-                "times": [datetime(2031, 5, 1, tzinfo=UTC), datetime(2020, 1, 1, tzinfo=UTC)],
-            },
+            {"org": tenant.id, "kpi": kpi_id, "times": times},
         )
     async with sessionmaker() as session:
         dated = await session.scalar(

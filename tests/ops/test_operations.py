@@ -8,9 +8,11 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from perfapi.app import create_app
 from perfapi.config import Settings
+from perfapi.db.session import DbSession
 from perfapi.ops.context import request_id_var
 from perfapi.ops.logs import JsonFormatter
 from tests.support import Tenant, assert_problem, running
@@ -157,6 +159,29 @@ async def test_unhandled_errors_are_logged_with_the_request_id(
     assert logged
     assert logged[0].exc_info is not None
     assert JsonFormatter().format(logged[0]).count("secret internals") >= 1
+
+
+async def test_a_read_the_database_cancelled_is_503_to_retry(settings: Settings) -> None:
+    """SQLSTATE 40001, as a hot-standby replica raises when replaying the primary's
+    changes conflicts with a read: the same request may well succeed, so 503."""
+    app = create_app(settings)
+
+    @app.get("/cancelled")
+    async def cancelled(session: DbSession) -> None:
+        await session.execute(
+            text(
+                "DO $$ BEGIN RAISE EXCEPTION 'canceling statement due to conflict with "
+                "recovery' USING ERRCODE = 'serialization_failure'; END $$"
+            )
+        )
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://perfapi.test") as http:
+            response = await http.get("/cancelled")
+    body = assert_problem(response, 503, "service-unavailable")
+    assert response.headers["Retry-After"] == "1"
+    assert "retry" in body["detail"]
 
 
 async def test_docs_work_offline(client: httpx.AsyncClient) -> None:

@@ -3,7 +3,9 @@
 Declared in a GET route's ``dependencies``, so it runs after authentication and
 before the handler: a current tag costs one primary-key read, not the answer.
 The tag is read in the request's transaction; reads run in one REPEATABLE READ
-snapshot, so the version and the answer come from the same state of the data.
+snapshot, so the version and the answer come from the same state of the data. A
+route whose handler reads through the replica's session (``replica=True``) reads its
+tag there too: a replica behind the primary must not give an old answer a new tag.
 """
 
 import hashlib
@@ -13,6 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request, Security
 from fastapi.params import Depends as DependsParam
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 import perfapi
@@ -23,6 +26,7 @@ from perfapi.conditional import repository
 from perfapi.conditional.tags import Clock, entity_tag, matches
 from perfapi.db.session import DbSession
 from perfapi.kit.clock import request_time
+from perfapi.replicas.session import ReadReplicaSession
 
 CACHE_CONTROL = "private, no-cache"
 VARY = "Accept, Authorization"
@@ -54,8 +58,11 @@ IfNoneMatch = Annotated[
 ]
 
 
-def conditional(clock: Clock = Clock.NONE, scope: Scope = Scope.READ) -> DependsParam:
-    """A dependency for a GET route; ``scope`` is the one the route itself requires."""
+def conditional(
+    clock: Clock = Clock.NONE, scope: Scope = Scope.READ, *, replica: bool = False
+) -> DependsParam:
+    """A dependency for a GET route; ``scope`` is the one the route itself requires, and
+    ``replica`` whether its handler takes a ``ReadReplicaSession``."""
 
     async def check(
         request: Request,
@@ -63,22 +70,42 @@ def conditional(clock: Clock = Clock.NONE, scope: Scope = Scope.READ) -> Depends
         principal: Annotated[Principal, Security(current_principal, scopes=[scope])],
         if_none_match: IfNoneMatch = None,
     ) -> None:
-        data = await repository.data_version(session, principal.org_id)
-        tag = entity_tag(
-            _request_parts(request, principal),
-            data,
-            clock,
-            request_time(request),
-            as_of_given="as_of" in request.query_params,
-        )
-        if tag is None:
-            return
-        request.state.etag = tag
-        if if_none_match is not None and matches(if_none_match, tag):
-            raise NotModifiedError(tag)
+        await _tag_or_not_modified(request, session, principal, if_none_match, clock)
 
-    dependency: DependsParam = Depends(check)
+    # The principal before the session: a request that fails authentication never
+    # takes a connection to the replica.
+    async def check_on_replica(
+        request: Request,
+        principal: Annotated[Principal, Security(current_principal, scopes=[scope])],
+        session: ReadReplicaSession,
+        if_none_match: IfNoneMatch = None,
+    ) -> None:
+        await _tag_or_not_modified(request, session, principal, if_none_match, clock)
+
+    dependency: DependsParam = Depends(check_on_replica if replica else check)
     return dependency
+
+
+async def _tag_or_not_modified(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    if_none_match: str | None,
+    clock: Clock,
+) -> None:
+    data = await repository.data_version(session, principal.org_id)
+    tag = entity_tag(
+        _request_parts(request, principal),
+        data,
+        clock,
+        request_time(request),
+        as_of_given="as_of" in request.query_params,
+    )
+    if tag is None:
+        return
+    request.state.etag = tag
+    if if_none_match is not None and matches(if_none_match, tag):
+        raise NotModifiedError(tag)
 
 
 @cache

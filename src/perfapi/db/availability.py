@@ -4,6 +4,8 @@ Such failures answer 503 with ``Retry-After`` so that clients and webhook
 senders retry, instead of a 500 that reads like a bug.
 """
 
+from collections.abc import Iterator
+
 from sqlalchemy.exc import DBAPIError
 
 _UNAVAILABLE_ASYNCPG_ERRORS = (
@@ -17,18 +19,35 @@ _UNAVAILABLE_ASYNCPG_ERRORS = (
 
 
 def is_database_unavailable(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in _causes(exc):
         if isinstance(current, DBAPIError) and current.connection_invalidated:
             return True
         if isinstance(current, OSError | TimeoutError):
             return True
-        if type(current).__name__ in _UNAVAILABLE_ASYNCPG_ERRORS and type(
-            current
-        ).__module__.startswith("asyncpg"):
+        if _is_asyncpg(current, _UNAVAILABLE_ASYNCPG_ERRORS):
             return True
+    return False
+
+
+def is_serialization_failure(exc: BaseException) -> bool:
+    """SQLSTATE 40001: the statement was cancelled, and the same request may succeed.
+
+    Reads run in read-only snapshots, where the primary never raises it; a hot-standby
+    replica does, when replaying the primary's changes conflicts with a long read.
+    """
+    return any(_is_asyncpg(current, ("SerializationError",)) for current in _causes(exc))
+
+
+def _is_asyncpg(exc: BaseException, names: tuple[str, ...]) -> bool:
+    return type(exc).__name__ in names and type(exc).__module__.startswith("asyncpg")
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, then what it wraps (SQLAlchemy's ``orig``, else ``__cause__``)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
         orig = getattr(current, "orig", None)
         current = orig if isinstance(orig, BaseException) else current.__cause__
-    return False

@@ -14,6 +14,9 @@ def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
 
 READ_METHODS = frozenset(("GET", "HEAD"))
 
+# How a read's transaction starts, on the primary or on a read replica.
+READ_SNAPSHOT = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Yield the request's session; commit after the handler succeeded.
@@ -26,12 +29,7 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     async with get_sessionmaker(request)() as session:
         if request.method in READ_METHODS:
-            await session.connection(
-                execution_options={
-                    "isolation_level": "REPEATABLE READ",
-                    "postgresql_readonly": True,
-                }
-            )
+            await session.connection(execution_options=READ_SNAPSHOT)
         try:
             yield session
         except BaseException:

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Query, Request, Response
 from perfapi.auth.dependencies import ReadAccess
 from perfapi.conditional.dependencies import conditional
 from perfapi.conditional.tags import Clock
-from perfapi.db.session import DbSession
 from perfapi.domain.buckets import Interval, buckets
 from perfapi.domain.forecasting import MIN_HISTORY, Method
 from perfapi.forecasts import schemas, service
@@ -15,6 +14,7 @@ from perfapi.kit.exports import ExportFormat, ExportFormatParam, computed_export
 from perfapi.kit.timerange import RequiredFromParam, RequiredToParam, required_range
 from perfapi.kpis import service as kpis
 from perfapi.points.endpoints import dimension_filters
+from perfapi.replicas.session import ReadReplicaSession
 from perfapi.reports.kpi_reports import MAX_BUCKETS
 from perfapi.reports.params import AsOf
 from perfapi.reports.query import Zone, too_many_buckets_is_422
@@ -30,7 +30,7 @@ _HISTORY_LIMITS = ", ".join(f"{count} {interval.value}s" for interval, count in 
 @router.get(
     "/v1/kpis/{kpi_id}/forecast",
     operation_id="getKpiForecast",
-    dependencies=[conditional(Clock.CONTINUOUS)],
+    dependencies=[conditional(Clock.CONTINUOUS, replica=True)],
     summary="What a KPI is expected to do next, with a prediction interval",
     description="History is the KPI's aggregation per complete bucket ending at or before "
     f"as_of (at most {_HISTORY_LIMITS}); `buckets` are the `horizon` buckets after the last "
@@ -47,7 +47,7 @@ _HISTORY_LIMITS = ", ".join(f"{count} {interval.value}s" for interval, count in 
 async def get_kpi_forecast(
     kpi_id: UUID,
     principal: ReadAccess,
-    session: DbSession,
+    session: ReadReplicaSession,
     request: Request,
     as_of: AsOf,
     tz: Zone,
@@ -85,7 +85,7 @@ async def get_kpi_forecast(
 @router.get(
     "/v1/kpis/{kpi_id}/anomalies",
     operation_id="listKpiAnomalies",
-    dependencies=[conditional(Clock.CONTINUOUS)],
+    dependencies=[conditional(Clock.CONTINUOUS, replica=True)],
     summary="Buckets of a KPI that lay outside what the buckets before them led to expect",
     description="Complete buckets overlapping [from, to) and ending at or before as_of, whose "
     "value lies outside the model's one-step-ahead prediction interval at level 0.99. The "
@@ -100,7 +100,7 @@ async def get_kpi_forecast(
 async def list_kpi_anomalies(
     kpi_id: UUID,
     principal: ReadAccess,
-    session: DbSession,
+    session: ReadReplicaSession,
     request: Request,
     as_of: AsOf,
     tz: Zone,

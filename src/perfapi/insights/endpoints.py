@@ -8,7 +8,6 @@ from pydantic import TypeAdapter
 from perfapi.auth.dependencies import ReadAccess
 from perfapi.conditional.dependencies import conditional
 from perfapi.conditional.tags import Clock
-from perfapi.db.session import DbSession
 from perfapi.domain.attention import KIND_ORDER as KIND_RANK
 from perfapi.domain.attention import InsightKind
 from perfapi.insights import schemas
@@ -16,6 +15,7 @@ from perfapi.insights.feed import FeedQuery, insights, sort_key
 from perfapi.insights.objective_outlook import objective_outlook
 from perfapi.kit.exports import ExportFormat, ExportFormatParam, computed_export, export_responses
 from perfapi.kit.pagination import Pagination, encode_cursor
+from perfapi.replicas.session import ReadReplicaSession
 from perfapi.reports.params import AsOf, Threshold
 
 router = APIRouter(tags=["Insights"])
@@ -27,7 +27,7 @@ _INSIGHTS = TypeAdapter(list[schemas.Insight])
 @router.get(
     "/v1/objectives/{objective_id}/outlook",
     operation_id="getObjectiveOutlook",
-    dependencies=[conditional(Clock.DATED_DATA)],
+    dependencies=[conditional(Clock.DATED_DATA, replica=True)],
     summary="Where an objective is likely to stand at the end of its due date",
     description="Expected progress at the end of the due date, its interval at 0.8 and the "
     "probability that progress reaches `threshold`, from 1,000 simulated futures: key results "
@@ -38,7 +38,7 @@ _INSIGHTS = TypeAdapter(list[schemas.Insight])
 async def get_objective_outlook(
     objective_id: UUID,
     principal: ReadAccess,
-    session: DbSession,
+    session: ReadReplicaSession,
     as_of: AsOf,
     threshold: Threshold = 1.0,
 ) -> schemas.ObjectiveOutlook:
@@ -48,7 +48,7 @@ async def get_objective_outlook(
 @router.get(
     "/v1/insights",
     operation_id="listInsights",
-    dependencies=[conditional(Clock.CONTINUOUS)],
+    dependencies=[conditional(Clock.CONTINUOUS, replica=True)],
     summary="What needs attention, most severe first",
     description="Insights of every kind (or those `kind` names): KPIs off track or at risk "
     "against the target covering as_of, KPI anomalies in the 7 days before as_of's day, KPIs "
@@ -64,7 +64,7 @@ async def get_objective_outlook(
 )
 async def list_insights(
     principal: ReadAccess,
-    session: DbSession,
+    session: ReadReplicaSession,
     request: Request,
     response: Response,
     as_of: AsOf,

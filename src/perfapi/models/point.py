@@ -14,11 +14,14 @@ class Point(Base):
 
     ``dims_hash`` is a 64-bit hash of the canonical dimensions JSON, so the key
     stays four fixed-width columns whatever the labels; ``dimensions`` keeps the
-    labels themselves. ``ts`` is in the primary key, so the table can later be
-    range-partitioned by time without changing a key or a query.
+    labels themselves. ``ts`` is in the primary key, so the table is range-partitioned
+    by it without changing a key or a query: one partition per UTC month, named
+    ``points_YYYY_MM``, made and dropped by perfapi (``perfapi.points.partitions``),
+    not declared here.
     """
 
     __tablename__ = "points"
+    __table_args__ = ({"postgresql_partition_by": "RANGE (ts)"},)
     # Reads go by KPI and time range: the primary key is that index, so there is no
     # other. There are no foreign keys either: their per-row triggers would halve
     # ingestion speed. Ingestion instead locks the KPIs a request writes to (FOR KEY

@@ -82,3 +82,40 @@ class RateLimitMetrics:
             "Requests let through without a rate-limit check because Redis did not answer.",
             registry=registry,
         )
+
+
+class ReplicaMetrics:
+    """How often reads meant for the read replica went to the primary, on the app's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.fallbacks = Counter(
+            "perfapi_read_fallbacks",
+            "Reads meant for the read replica served by the primary, by reason: the replica "
+            "lagged more than read_max_lag_seconds (lag) or could not be reached (down).",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in ("lag", "down"):  # both series exist from the start, at 0
+            self.fallbacks.labels(reason)
+
+
+class PartitionMetrics:
+    """What the maintenance of the monthly partitions of points did, on the app's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.created = Counter(
+            "perfapi_points_partitions_created",
+            "Monthly partitions of points made ahead of time by the maintenance round.",
+            registry=registry,
+        )
+        self.dropped = Counter(
+            "perfapi_points_partitions_dropped",
+            "Monthly partitions of points dropped, with their rollups, past the retention.",
+            registry=registry,
+        )
+        self.drops_deferred = Counter(
+            "perfapi_points_partition_drops_deferred",
+            "Drops of expired partitions put off to the next round: their locks were not "
+            "free within the lock timeout (readers or writers were busy on points).",
+            registry=registry,
+        )

@@ -10,7 +10,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from perfapi.db.availability import is_database_unavailable
+from perfapi.db.availability import is_database_unavailable, is_serialization_failure
 from perfapi.errors import ContentTooLargeError, problem_response
 from perfapi.ops.context import accept_or_make_request_id, request_id_var
 from perfapi.ops.metrics import HttpMetrics
@@ -61,13 +61,26 @@ class RequestContextMiddleware:
             # Our handlers answer every expected error; what reaches here is a bug or
             # an outage. The client gets a generic body, the log gets the traceback.
             unavailable = is_database_unavailable(exc)
+            cancelled = is_serialization_failure(exc)
             error_log.exception(
-                "database unavailable" if unavailable else "unhandled error",
+                "database unavailable"
+                if unavailable
+                else "read cancelled by the database"
+                if cancelled
+                else "unhandled error",
                 extra={"path": scope["path"], "method": scope["method"]},
             )
             if response_started:
                 raise
-            if unavailable:
+            if cancelled:
+                response = problem_response(
+                    503,
+                    "The database cancelled this read (a replica replaying changes it "
+                    "conflicted with); retry.",
+                    instance=scope["path"],
+                    headers={"Retry-After": "1"},
+                )
+            elif unavailable:
                 response = problem_response(
                     503,
                     "The database is unavailable; retry later.",

@@ -5,7 +5,12 @@ points can exist yet (no stored point of its KPIs in its time range: the usual
 case for fresh measurements), it is COPYed straight into ``points``, close to
 raw COPY speed. Otherwise, and for larger requests, points are COPYed into a
 temporary staging table, checked there for repeats with other values, and
-merged with one upsert in key order.
+merged in key order.
+
+Either way, the months the points fall in get their partition first, in the same
+transaction (:mod:`.partitions`): usually a month this process already knows, at
+no cost. Points of one month (the usual request) are written to its partition
+directly, which is cheaper than routing them through ``points``.
 """
 
 from collections.abc import Callable
@@ -17,8 +22,9 @@ from uuid import UUID
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from perfapi.points import repository
+from perfapi.points import partitions, repository
 from perfapi.points.decoding import Batch
+from perfapi.points.months import Month, months_spanned, partition_name
 from perfapi.points.records import MAX_LISTED_PROBLEMS, Problems
 from perfapi.rollups import repository as rollups
 
@@ -90,11 +96,13 @@ class PointWriter:
         problems.total += max(0, total - len(conflicts))
         if problems:
             return None
+        months = await repository.staged_months(self.session)
+        await partitions.ensure(self.session, months)
         kpis = await repository.staged_kpi_ids(self.session)
         if await repository.lock_kpis(self.session, kpis) < len(kpis):
             raise KpiDeletedError
         await rollups.record_staged_changes(self.session)
-        return WriteCounts(*await repository.merge_staging(self.session))
+        return WriteCounts(*await repository.merge_staging(self.session, _only(months)))
 
     async def _copy_if_all_new(self, batch: Batch) -> bool:
         # Key order, as the merge uses: concurrent writers then take row locks in
@@ -103,6 +111,10 @@ class PointWriter:
         kpi_ids = set(map(itemgetter(1), rows))
         first = min(rows, key=_TS)[2]
         last = max(rows, key=_TS)[2]
+        months = months_spanned(first, last, map(_TS, rows))
+        await partitions.ensure(self.session, months)
+        # A batch of one month (the usual) goes straight into its partition.
+        table = _only(months) or "points"
         existing, found = await repository.lock_kpis_and_find_points(
             self.session, rows[0][0], kpi_ids, first, last
         )
@@ -112,7 +124,7 @@ class PointWriter:
             return False
         try:
             async with self.session.begin_nested():
-                await repository.copy_points(self.session, rows)
+                await repository.copy_points(self.session, rows, table)
         except asyncpg.UniqueViolationError:
             # A repeat within the request, or a concurrent request stored some of
             # these points first: merge instead.
@@ -124,6 +136,11 @@ class PointWriter:
 
 
 _TS = itemgetter(2)
+
+
+def _only(months: set[Month]) -> str | None:
+    """The partition all the points fall in, if they fall in one month."""
+    return partition_name(next(iter(months))) if len(months) == 1 else None
 
 
 def _utc_day(ts: datetime) -> date:

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Query, Request, Response
 from perfapi.auth.dependencies import ReadAccess
 from perfapi.conditional.dependencies import conditional
 from perfapi.conditional.tags import Clock
-from perfapi.db.session import DbSession
 from perfapi.domain.buckets import Interval
 from perfapi.errors import FieldError, ValidationFailedError
 from perfapi.kit.calendar import CalendarDate
@@ -15,6 +14,7 @@ from perfapi.kit.timerange import RequiredFromParam, RequiredToParam, required_r
 from perfapi.kpis import service as kpis
 from perfapi.kpis.schemas import Aggregation
 from perfapi.points.endpoints import dimension_filters
+from perfapi.replicas.session import ReadReplicaSession
 from perfapi.reports import kpi_reports, schemas
 from perfapi.reports.params import AsOf
 from perfapi.reports.query import IntervalParam, Zone, too_many_buckets_is_422
@@ -25,7 +25,7 @@ router = APIRouter(tags=["Reports"])
 @router.get(
     "/v1/kpis/{kpi_id}/attainment",
     operation_id="getKpiAttainment",
-    dependencies=[conditional(Clock.CONTINUOUS)],
+    dependencies=[conditional(Clock.CONTINUOUS, replica=True)],
     summary="How a KPI stands against its target: pace, status and forecast",
     description="Against the target period containing as_of, or the target whose period is "
     "exactly [period_start, period_end]. No such target: 404.",
@@ -33,7 +33,7 @@ router = APIRouter(tags=["Reports"])
 async def get_kpi_attainment(
     kpi_id: UUID,
     principal: ReadAccess,
-    session: DbSession,
+    session: ReadReplicaSession,
     as_of: AsOf,
     period_start: CalendarDate | None = None,
     period_end: CalendarDate | None = None,
@@ -57,7 +57,7 @@ async def get_kpi_attainment(
 @router.get(
     "/v1/kpis/{kpi_id}/series",
     operation_id="getKpiSeries",
-    dependencies=[conditional()],
+    dependencies=[conditional(replica=True)],
     summary="A KPI aggregated per time bucket",
     description="Every bucket overlapping [from, to) is present (empty ones with value null "
     "and count 0), aligned in `tz`; the first and last cover only their part inside the "
@@ -69,7 +69,7 @@ async def get_kpi_attainment(
 async def get_kpi_series(
     kpi_id: UUID,
     principal: ReadAccess,
-    session: DbSession,
+    session: ReadReplicaSession,
     request: Request,
     tz: Zone,
     export_format: ExportFormatParam,

@@ -7,10 +7,10 @@ from fastapi import APIRouter, Query, Response
 from perfapi.auth.dependencies import ReadAccess
 from perfapi.conditional.dependencies import conditional
 from perfapi.conditional.tags import Clock
-from perfapi.db.session import DbSession
 from perfapi.errors import ValidationFailedError
 from perfapi.kit.calendar import CalendarDate
 from perfapi.kit.exports import ExportFormat, ExportFormatParam, computed_export, export_responses
+from perfapi.replicas.session import ReadReplicaSession
 from perfapi.reports import schemas, summaries
 from perfapi.reports.params import AsOf, Threshold
 
@@ -20,7 +20,7 @@ router = APIRouter(tags=["Reports"])
 @router.get(
     "/v1/reports/goal-achievement",
     operation_id="getGoalAchievement",
-    dependencies=[conditional(Clock.DATED_DATA)],
+    dependencies=[conditional(Clock.DATED_DATA, replica=True)],
     summary="How many objectives due in a window were achieved",
     description="Objectives with status active or closed whose due date lies in [from, to] "
     "(both included; default: the calendar year of as_of), optionally under `parent_id` (its "
@@ -30,7 +30,7 @@ router = APIRouter(tags=["Reports"])
 )
 async def get_goal_achievement(
     principal: ReadAccess,
-    session: DbSession,
+    session: ReadReplicaSession,
     as_of: AsOf,
     export_format: ExportFormatParam,
     start: Annotated[
@@ -69,14 +69,14 @@ async def get_goal_achievement(
 @router.get(
     "/v1/reports/alignment",
     operation_id="getAlignment",
-    dependencies=[conditional()],
+    dependencies=[conditional(replica=True)],
     summary="How well active objectives are covered by KPIs, and which KPIs nothing uses",
     description="Exports list the unaligned objectives and the orphan KPIs, one per row.",
     response_model=schemas.Alignment,
     responses=export_responses("The report."),
 )
 async def get_alignment(
-    principal: ReadAccess, session: DbSession, export_format: ExportFormatParam
+    principal: ReadAccess, session: ReadReplicaSession, export_format: ExportFormatParam
 ) -> schemas.Alignment | Response:
     report = await summaries.alignment_report(session, principal.org_id)
     if export_format is not ExportFormat.JSON:

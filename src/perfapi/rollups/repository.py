@@ -262,6 +262,40 @@ async def delete_kpi_rollups(session: AsyncSession, org_id: UUID, kpi_id: UUID) 
         )
 
 
+async def forget_days(
+    session: AsyncSession, first_day: date, end_day: date
+) -> set[tuple[UUID, UUID]]:
+    """Delete every KPI's day and month rollups of [first_day, end_day) (whole months,
+    whose points were dropped); the (org_id, kpi_id) that had points there.
+
+    Those are the KPIs with rollups there and those with a change there still
+    pending (parked included). Pending changes stay: recomputed, they find no points
+    and leave nothing, at the cost of the points they find. Rollups are found per
+    KPI through the primary key, so the cost follows the KPIs and the month's rows,
+    not the tables' size.
+    """
+    params = {"first_day": first_day, "end_day": end_day}
+    rows = await session.execute(
+        text(
+            "WITH days AS ("
+            "  DELETE FROM kpi_day_rollups r USING kpis k"
+            "  WHERE r.org_id = k.org_id AND r.kpi_id = k.id"
+            "  AND r.day >= :first_day AND r.day < :end_day"
+            "  RETURNING r.org_id, r.kpi_id"
+            "), months AS ("
+            "  DELETE FROM kpi_month_rollups r USING kpis k"
+            "  WHERE r.org_id = k.org_id AND r.kpi_id = k.id"
+            "  AND r.month >= :first_day AND r.month < :end_day"
+            "  RETURNING r.org_id, r.kpi_id"
+            ") SELECT org_id, kpi_id FROM days UNION SELECT org_id, kpi_id FROM months "
+            "UNION SELECT org_id, kpi_id FROM rollup_changes"
+            " WHERE first_day < :end_day AND last_day >= :first_day"
+        ),
+        params,
+    )
+    return {(org_id, kpi_id) for org_id, kpi_id in rows}
+
+
 async def point_versions(
     session: AsyncSession, org_id: UUID, kpi_ids: Sequence[UUID]
 ) -> dict[UUID, int]:
