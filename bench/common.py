@@ -203,13 +203,6 @@ def cloned_database(database_url: str) -> Iterator[str]:
         asyncio.run(_run_admin(admin, f'DROP DATABASE IF EXISTS "{clone}" WITH (FORCE)'))
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) the process used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # Fields 14 and 15 of proc(5), utime and stime; [0] here is field 3.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def rss_kib(pid: int, field: str = "VmRSS") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):

@@ -44,7 +44,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
@@ -55,11 +54,11 @@ from bench.common import (
     TOKEN,
     Server,
     cloned_database,
-    cpu_seconds,
     fresh_database,
     libpq_url,
     running_server,
 )
+from bench.cpu import Cores, Usage, cores_between
 from bench.http1 import Http1
 from bench.ingest import KPI_KEYS, points
 from bench.reads import (
@@ -86,106 +85,9 @@ WORKLOADS = ("reads", "ingest")
 # Each process keeps a connection per client it may serve at once: backends that live
 # through a window have their CPU time counted (one that ends takes its time along).
 SERVING = {"PERFAPI_DB_POOL_SIZE": "24"}
-
-
-# --- where the CPU goes --------------------------------------------------------------------
-
-
-def _processes() -> dict[int, tuple[str, int]]:
-    """Every process on the machine: pid -> (command name, parent pid)."""
-    found = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            head, rest = stat.read_text().rsplit(")", 1)
-        except OSError:
-            continue  # ended meanwhile
-        found[int(stat.parent.name)] = (head.split("(", 1)[1], int(rest.split()[1]))
-    return found
-
-
-def _descendants(root: int, processes: dict[int, tuple[str, int]]) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for pid, (_, parent) in processes.items():
-        children.setdefault(parent, []).append(pid)
-    found, pending = [], [root]
-    while pending:
-        pid = pending.pop()
-        found.append(pid)
-        pending += children.get(pid, [])
-    return found
-
-
-def _cpu(pid: int) -> float:
-    try:
-        return cpu_seconds(pid)
-    except OSError:
-        return 0.0  # ended meanwhile
-
-
-def _machine_busy_seconds() -> float:
-    """CPU time every core spent on anything but idling, since boot."""
-    # user, nice, system, idle, iowait, irq, softirq, steal
-    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    busy = sum(ticks) - ticks[3] - ticks[4]
-    return busy / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass(frozen=True)
-class Usage:
-    """CPU seconds used so far, by part; and when they were read."""
-
-    wall: float
-    client: float
-    server: dict[int, float]  # per process of the server measured
-    backends: dict[int, float]  # per PostgreSQL backend serving its database
-    machine: float
-
-    @classmethod
-    async def now(cls, server: Server, database: asyncpg.Connection) -> "Usage":
-        # The backends on this machine of the server's database (not this connection's).
-        # The servers keep their connections (a pool larger than their clients need), so
-        # few backends end within a window, taking their time with them.
-        backends = await database.fetch(
-            "SELECT pid FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        server_pids = _descendants(server.pid, _processes())
-        return cls(
-            wall=time.perf_counter(),
-            client=time.process_time(),
-            server={pid: _cpu(pid) for pid in server_pids},
-            backends={row["pid"]: _cpu(row["pid"]) for row in backends},
-            machine=_machine_busy_seconds(),
-        )
-
-
-@dataclass(frozen=True)
-class Cores:
-    """Cores busy on average over a window, by part."""
-
-    client: float
-    server: float
-    workers: list[float]  # the server's processes that served, busiest first
-    postgres: float  # the backends of the server's database
-    other: float  # everything else on the machine
-
-
-def _spent(before: dict[int, float], after: dict[int, float]) -> dict[int, float]:
-    """CPU seconds per process between two readings; one that started in between spent all
-    of its time in between (one that ended is lost)."""
-    return {pid: seconds - before.get(pid, 0.0) for pid, seconds in after.items()}
-
-
-def cores_between(before: Usage, after: Usage) -> Cores:
-    wall = after.wall - before.wall
-    per_process = {pid: spent / wall for pid, spent in _spent(before.server, after.server).items()}
-    server = sum(per_process.values())
-    client = (after.client - before.client) / wall
-    postgres = sum(_spent(before.backends, after.backends).values()) / wall
-    machine = (after.machine - before.machine) / wall
-    # A supervisor and a resource tracker idle beside --workers N's workers.
-    workers = sorted((cores for cores in per_process.values() if cores > 0.02), reverse=True)
-    return Cores(client, server, workers, postgres, max(machine - client - server - postgres, 0))
+# --no-background: requests alone, without the rollup refresher and the evaluator of
+# derived events working off what the ingest rounds wrote.
+NO_BACKGROUND = {"PERFAPI_ROLLUP_REFRESH_SECONDS": "0", "PERFAPI_DERIVED_EVENTS_SECONDS": "0"}
 
 
 # --- the dataset -----------------------------------------------------------------------------
@@ -229,6 +131,8 @@ def build(database_url: str, total_points: int) -> Dataset:
         ) as client:
             for key in KPI_KEYS:
                 client.post("/v1/kpis", json={"key": key, "name": key}).raise_for_status()
+        # Copied at rest: the servers measured start with nothing left to do.
+        asyncio.run(_settle(database_url))
     print(
         f"dataset: {strategy.requests:,} requests in {strategy.seconds:.0f} s,"
         f" {total_points:,} points COPYed and refreshed",
@@ -340,9 +244,9 @@ def _delays(clients: int, connect: str) -> list[float]:
     """When each client sends its first request (and so connects).
 
     uvicorn's workers share one listening socket, and a worker that wakes to a pending
-    connection accepts every connection pending: connections opened all at once all
-    land in one process, which then serves them for as long as they are kept, while
-    the other idles (``burst``). Clients that start a moment apart connect to whichever
+    connection accepts every connection pending: connections opened all at once can
+    all land in one process, which then serves them for as long as they are kept,
+    while the other idles (``burst``). Clients that start a moment apart connect to whichever
     process is free to accept at the time, as clients arriving over time or a proxy's
     pool growing with load would."""
     if connect == "burst":
@@ -456,18 +360,23 @@ def run(arguments: argparse.Namespace) -> None:
             ("--workers 2", copy, 2),
         ):
             server = stack.enter_context(
-                running_server(database_url, SERVING, token=dataset.token, workers=workers)
+                running_server(
+                    database_url,
+                    SERVING | (NO_BACKGROUND if arguments.no_background else {}),
+                    token=dataset.token,
+                    workers=workers,
+                )
             )
             targets.append(Target(label, server, database_url, _bearer(dataset.ingest_token)))
         paths, checked = read_mix(dataset, arguments.mix)
         for target in targets:
-            asyncio.run(_settle(target.database_url))
             check_reads(target, checked)
         print(
             f"{arguments.rounds} rounds, ABBA: reads {arguments.read_clients} clients for"
             f" {arguments.read_seconds:g} s; ingest {arguments.ingest_clients} clients,"
             f" {arguments.ingest_points:,} points in batches of {arguments.batch:,};"
-            f" connections: {arguments.connect}",
+            f" connections: {arguments.connect}"
+            + ("; background work off" if arguments.no_background else ""),
             flush=True,
         )
         for number in range(arguments.rounds):
@@ -475,7 +384,8 @@ def run(arguments: argparse.Namespace) -> None:
             bodies = json_bodies_from(number * arguments.ingest_points, arguments)
             for workload in WORKLOADS:
                 for target in order:
-                    asyncio.run(_settle(target.database_url))
+                    if not arguments.no_background:
+                        asyncio.run(_settle(target.database_url))
                     if workload == "reads":
                         measured = read_round(
                             target,
@@ -607,6 +517,11 @@ def main() -> None:
         default="stagger",
         help="clients start 50 ms apart and keep their connection (stagger), start at once "
         "and keep it (burst), or connect for every request (per-request)",
+    )
+    parser.add_argument(
+        "--no-background",
+        action="store_true",
+        help="serve with the rollup refresher and the derived-event evaluator off",
     )
     arguments = parser.parse_args()
     if unknown := set(arguments.mix) - set(READS):
