@@ -94,18 +94,25 @@ class Server:
         return self.process.returncode
 
 
-async def start_server(env: dict[str, str]) -> Server:
-    """Start ``perfapi serve``; return once it listens or once it has exited."""
+async def spawn_serve(env: dict[str, str], *args: str) -> tuple[asyncio.subprocess.Process, int]:
+    """``perfapi serve *args`` on a free port, its output piped; the process and the port."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "perfapi",
         "serve",
+        *args,
         env={**env, "PERFAPI_PORT": str(port)},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    return process, port
+
+
+async def start_server(env: dict[str, str]) -> Server:
+    """Start ``perfapi serve``; return once it listens or once it has exited."""
+    process, port = await spawn_serve(env)
     server = Server(process=process, port=port)
 
     async def until_ready_or_exit() -> None:

@@ -3,12 +3,11 @@ comes (so a long browser session never fills a pipe), the first-start key awaite
 
 import asyncio
 import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from tests.cli.processes import READY_MARK, STARTUP_TIMEOUT, TOKEN_PATTERN, free_port
+from tests.cli.processes import READY_MARK, STARTUP_TIMEOUT, TOKEN_PATTERN, spawn_serve
 
 
 @dataclass
@@ -77,17 +76,7 @@ async def _drain(stream: asyncio.StreamReader, lines: list[str], served: Served)
 @asynccontextmanager
 async def serving(env: dict[str, str], *args: str) -> AsyncIterator[Served]:
     """``perfapi serve *args`` until the block ends; stopped with SIGTERM, as an operator would."""
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "perfapi",
-        "serve",
-        *args,
-        env={**env, "PERFAPI_PORT": str(port)},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process, port = await spawn_serve(env, *args)
     assert process.stdout is not None
     assert process.stderr is not None
     served = Served(process=process, port=port)

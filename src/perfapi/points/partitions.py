@@ -55,9 +55,6 @@ class KnownMonths:
     def discard(self, month: Month) -> None:
         self._months.discard(month)
 
-    def clear(self) -> None:
-        self._months.clear()
-
 
 class ProcessMonths:
     """This process's known months, per database it writes to: a server writes to one,
