@@ -12,7 +12,9 @@ Throughput, against one PostgreSQL in one run, each write into an empty table:
   (c) the same batches again with changed values: every point already exists.
 (b) and (c) run twice: one request at a time, then `--concurrency` requests in
 flight (as `perfapi import` or any loader would send them). Prints points/s
-and the ratios to (a). Target: (b)/(a) >= 0.7 with requests in flight.
+and the ratios to (a). Target: (b)/(a) >= 0.7 with requests in flight. Then the
+CPU each point took (this process, the server, the PostgreSQL backends of the
+database) and the rate that CPU allows on the machine's cores, for each of them.
 
 Memory: one application/x-ndjson request of 1,000,000 points, streamed by the
 client; prints the growth of the server's peak RSS (VmHWM) over its RSS before.
@@ -24,6 +26,7 @@ server and database; prints both growths side by side. Target: JSON under 1 GB.
 
 import argparse
 import asyncio
+import os
 import statistics
 import time
 import uuid
@@ -44,6 +47,7 @@ from bench.common import (
     rss_kib,
     running_server,
 )
+from bench.cpu import Usage, cores_between, cpu_seconds
 from perfapi.config import Settings
 from perfapi.points.months import months_of, start_of
 from perfapi.points.records import dimensions_key
@@ -125,7 +129,7 @@ async def _execute(database_url: str, statement: str) -> None:
         await connection.close()
 
 
-async def raw_copy(database_url: str, count: int) -> float:
+async def raw_copy(database_url: str, count: int) -> tuple[float, "CpuPerPoint"]:
     """COPY the same points, as rows, into a scratch table shaped and partitioned like
     `points` (without its triggers: this is the floor)."""
     org_id, kpi_ids = uuid.uuid4(), {key: uuid.uuid4() for key in KPI_KEYS}
@@ -146,6 +150,8 @@ async def raw_copy(database_url: str, count: int) -> float:
                 f"CREATE TABLE points_raw_{month} PARTITION OF points_raw FOR VALUES "
                 f"FROM ('{start_of(month).isoformat()}') TO ('{start_of(month + 1).isoformat()}')"
             )
+        backend = connection.get_server_pid()
+        backend_before, client_before = cpu_seconds(backend), time.process_time()
         started = time.perf_counter()
         await connection.copy_records_to_table(
             "points_raw",
@@ -153,10 +159,55 @@ async def raw_copy(database_url: str, count: int) -> float:
             columns=("org_id", "kpi_id", "ts", "dims_hash", "value", "dimensions"),
         )
         elapsed = time.perf_counter() - started
+        spent = CpuPerPoint(
+            client=(time.process_time() - client_before) / count,
+            server=0.0,
+            postgres=(cpu_seconds(backend) - backend_before) / count,
+        )
         await connection.execute("DROP TABLE points_raw")
     finally:
         await connection.close()
-    return elapsed
+    return elapsed, spent
+
+
+@dataclass(frozen=True)
+class CpuPerPoint:
+    """CPU seconds per point: this process, the server's, its database's backends."""
+
+    client: float
+    server: float
+    postgres: float
+
+    @classmethod
+    def median(cls, samples: list["CpuPerPoint"]) -> "CpuPerPoint":
+        return cls(
+            statistics.median(sample.client for sample in samples),
+            statistics.median(sample.server for sample in samples),
+            statistics.median(sample.postgres for sample in samples),
+        )
+
+
+def usage(server: Server, database_url: str) -> Usage:
+    async def read() -> Usage:
+        connection = await asyncpg.connect(libpq_url(database_url))
+        try:
+            return await Usage.now(server, connection)
+        finally:
+            await connection.close()
+
+    return asyncio.run(read())
+
+
+def timed_posts(
+    server: Server, database_url: str, bodies: list[bytes], concurrency: int, count: int
+) -> tuple[float, int, int, CpuPerPoint]:
+    """:func:`post_all`, and the CPU it took per point."""
+    before = usage(server, database_url)
+    seconds, inserted, updated = post_all(server, bodies, concurrency)
+    cores = cores_between(before, usage(server, database_url))
+    wall = (cores.client, cores.server, cores.postgres)
+    client, server_, postgres = (busy * seconds / count for busy in wall)
+    return seconds, inserted, updated, CpuPerPoint(client, server_, postgres)
 
 
 def throughput(count: int, batch: int, concurrency: int, repeats: int) -> None:
@@ -166,24 +217,30 @@ def throughput(count: int, batch: int, concurrency: int, repeats: int) -> None:
     one slow moment from deciding a ratio.
     """
     samples: dict[str, list[float]] = {}
+    cpu: dict[str, list[CpuPerPoint]] = {}
 
-    def record(name: str, seconds: float) -> None:
+    def record(name: str, seconds: float, spent: CpuPerPoint) -> None:
         samples.setdefault(name, []).append(seconds)
+        cpu.setdefault(name, []).append(spent)
 
     with fresh_database() as database_url, running_server(database_url) as server:
         create_kpis(server)
         new_bodies = json_bodies(count, batch)
         update_bodies = json_bodies(count, batch, value_offset=0.5)
         for _ in range(repeats):
-            record("raw", asyncio.run(raw_copy(database_url, count)))
+            record("raw", *asyncio.run(raw_copy(database_url, count)))
             for in_flight in (1, concurrency):
                 asyncio.run(_execute(database_url, "TRUNCATE points"))
-                new_seconds, inserted, _ = post_all(server, new_bodies, in_flight)
+                new_seconds, inserted, _, new_cpu = timed_posts(
+                    server, database_url, new_bodies, in_flight, count
+                )
                 assert inserted == count, inserted
-                update_seconds, _, updated = post_all(server, update_bodies, in_flight)
+                update_seconds, _, updated, update_cpu = timed_posts(
+                    server, database_url, update_bodies, in_flight, count
+                )
                 assert updated == count, updated
-                record(f"new {in_flight}", new_seconds)
-                record(f"update {in_flight}", update_seconds)
+                record(f"new {in_flight}", new_seconds, new_cpu)
+                record(f"update {in_flight}", update_seconds, update_cpu)
     median = {name: statistics.median(values) for name, values in samples.items()}
     raw_seconds = median["raw"]
     print(f"points: {count:,} in batches of {batch:,}; medians of {repeats} runs")
@@ -200,6 +257,26 @@ def throughput(count: int, batch: int, concurrency: int, repeats: int) -> None:
         target = "  (target >= 0.7)" if in_flight > 1 else ""
         print(f"ratio (b)/(a) new points, {label}: {new_ratio:.2f}{target}")
         print(f"ratio (c)/(a) pure update, {label}: {update_ratio:.2f}")
+    print_cpu(cpu, concurrency)
+
+
+def print_cpu(cpu: dict[str, list[CpuPerPoint]], concurrency: int) -> None:
+    """Where each point's CPU went, and the rate that allows on this machine's cores."""
+    cores = os.cpu_count() or 1
+    print(f"CPU per point (medians), and the most it allows on {cores} idle cores:")
+    labels = {"raw": "(a) raw COPY (the load generator encodes the rows)"}
+    for in_flight in (1, concurrency):
+        label = "1 at a time" if in_flight == 1 else f"{in_flight} in flight"
+        labels[f"new {in_flight}"] = f"(b) new points, {label}"
+        labels[f"update {in_flight}"] = f"(c) all exist, {label}"
+    for name, label in labels.items():
+        spent = CpuPerPoint.median(cpu[name])
+        total = spent.client + spent.server + spent.postgres
+        print(
+            f"  {label + ':':<52} perfapi {spent.server * 1e6:4.2f} us, PostgreSQL "
+            f"{spent.postgres * 1e6:4.2f} us, load generator {spent.client * 1e6:4.2f} us: "
+            f"{total * 1e6:4.2f} us, at most {cores / total:>9,.0f} points/s"
+        )
 
 
 def ndjson_stream(count: int, first: int = 0) -> Iterator[bytes]:
