@@ -204,10 +204,14 @@ def timed_posts(
     """:func:`post_all`, and the CPU it took per point."""
     before = usage(server, database_url)
     seconds, inserted, updated = post_all(server, bodies, concurrency)
-    cores = cores_between(before, usage(server, database_url))
-    wall = (cores.client, cores.server, cores.postgres)
-    client, server_, postgres = (busy * seconds / count for busy in wall)
-    return seconds, inserted, updated, CpuPerPoint(client, server_, postgres)
+    after = usage(server, database_url)
+    cores, window = cores_between(before, after), after.wall - before.wall
+    spent = CpuPerPoint(
+        client=cores.client * window / count,
+        server=cores.server * window / count,
+        postgres=cores.postgres * window / count,
+    )
+    return seconds, inserted, updated, spent
 
 
 def throughput(count: int, batch: int, concurrency: int, repeats: int) -> None:

@@ -140,20 +140,22 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            for task in (pruner, audit_pruner, listener, deriver, sender, replica_monitor):
+            background = (
+                pruner,
+                audit_pruner,
+                listener,
+                deriver,
+                sender,
+                replica_monitor,
+                partition_keeper,
+                refresher,
+            )
+            for task in background:
                 if task is None:
                     continue
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            if partition_keeper is not None:
-                partition_keeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await partition_keeper
-            if refresher is not None:
-                refresher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await refresher
             await app.state.rate_limiter.aclose()
             if app.state.jwt_verifier is not None:
                 await app.state.jwt_verifier.aclose()

@@ -482,3 +482,40 @@ async def test_a_drop_that_cannot_take_its_locks_is_put_off(
     retried = await maintenance_round(sessionmaker, settings, metrics, RETENTION_NOW)
     assert {month(2026, 2), month(2026, 3)} <= set(retried.dropped)
     assert await list_points(client, tenant, kpi_id) == []
+
+
+async def test_a_month_that_fails_to_drop_holds_up_no_later_month(
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    kpi_id = await create_kpi(client, tenant, KPI)
+    assert counts(await post_json(client, tenant, OLD_POINTS))["inserted"] == 2
+    settings = with_(settings, points_retention_days=60)
+    metrics = fresh_metrics()
+    february, march = month(2026, 2), month(2026, 3)
+    # Something of February's own: a view on its table, which DROP TABLE refuses to take.
+    async with sessionmaker() as session, session.begin():
+        await session.execute(text("CREATE VIEW february_points AS SELECT * FROM points_2026_02"))
+    try:
+        result = await maintenance_round(sessionmaker, settings, metrics, RETENTION_NOW)
+        assert result.failed == [february]
+        assert march in result.dropped
+        assert february not in result.dropped
+        assert result.deferred is None
+        assert metrics["partition_drop_failures"] == 1
+        assert await existing(sessionmaker, [february, march]) == {february}
+        # Nothing of February went: its points and its partition stay whole.
+        assert [item["value"] for item in await list_points(client, tenant, kpi_id)] == [1.0]
+        failures = [record for record in caplog.records if "failed" in record.getMessage()]
+        assert [getattr(record, "partition", None) for record in failures] == ["points_2026_02"]
+        assert failures[0].exc_info is not None
+    finally:
+        async with sessionmaker() as session, session.begin():
+            await session.execute(text("DROP VIEW IF EXISTS february_points"))
+    retried = await maintenance_round(sessionmaker, settings, metrics, RETENTION_NOW)
+    assert february in retried.dropped
+    assert retried.failed == []
+    assert await list_points(client, tenant, kpi_id) == []

@@ -19,7 +19,7 @@ _UNAVAILABLE_ASYNCPG_ERRORS = (
 
 
 def is_database_unavailable(exc: BaseException) -> bool:
-    for current in _causes(exc):
+    for current in causes(exc):
         if isinstance(current, DBAPIError) and current.connection_invalidated:
             return True
         if isinstance(current, OSError | TimeoutError):
@@ -35,14 +35,23 @@ def is_serialization_failure(exc: BaseException) -> bool:
     Reads run in read-only snapshots, where the primary never raises it; a hot-standby
     replica does, when replaying the primary's changes conflicts with a long read.
     """
-    return any(_is_asyncpg(current, ("SerializationError",)) for current in _causes(exc))
+    return any(_is_asyncpg(current, ("SerializationError",)) for current in causes(exc))
 
 
 def _is_asyncpg(exc: BaseException, names: tuple[str, ...]) -> bool:
     return type(exc).__name__ in names and type(exc).__module__.startswith("asyncpg")
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of the driver's error under SQLAlchemy's wrapping, if any."""
+    for current in causes(exc):
+        state = getattr(current, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
     """The exception, then what it wraps (SQLAlchemy's ``orig``, else ``__cause__``)."""
     seen: set[int] = set()
     current: BaseException | None = exc

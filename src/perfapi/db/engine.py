@@ -10,16 +10,27 @@ from sqlalchemy.ext.asyncio import (
 from perfapi.config import Settings
 
 
-def create_engine(url: str, settings: Settings) -> AsyncEngine:
+def create_engine(
+    url: str,
+    settings: Settings,
+    *,
+    pre_ping: bool = False,
+    connect_timeout: float | None = None,
+) -> AsyncEngine:
+    """The pool of one database; a read replica's pings what it hands out and gives up
+    connecting after ``connect_timeout`` seconds (the driver's default is a minute)."""
+    connect_args: dict[str, object] = {"server_settings": {"application_name": "perfapi"}}
+    if connect_timeout is not None:
+        connect_args["timeout"] = connect_timeout
     return create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        # No ping before every checkout: it costs a round trip per request. After a
-        # database restart a request on a stale connection answers 503 once and the
-        # pool replaces the connection.
-        pool_pre_ping=False,
-        connect_args={"server_settings": {"application_name": "perfapi"}},
+        # The primary's pool pings nothing by default: a ping costs a round trip per
+        # request. After a database restart a request on a stale connection answers 503
+        # once and the pool replaces the connection.
+        pool_pre_ping=pre_ping,
+        connect_args=connect_args,
     )
 
 

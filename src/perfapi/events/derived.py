@@ -10,7 +10,6 @@ so a change is announced exactly once whichever process evaluates it, and a
 recomputation that gives the same values announces nothing.
 """
 
-import asyncio
 import logging
 import math
 from datetime import UTC, date, datetime, time, timedelta
@@ -27,6 +26,7 @@ from perfapi.events import derived_repository as repository
 from perfapi.events import service as events
 from perfapi.events.types import EventType
 from perfapi.kit.backoff import Backoff
+from perfapi.kit.loops import repeat_forever
 from perfapi.kpis import repository as kpis
 from perfapi.kpis.repository import KpiFacts
 from perfapi.models import KpiStatusState, ObjectiveProgressState
@@ -189,10 +189,10 @@ async def derive_forever(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, failures: Counter
 ) -> None:
     backoff = Backoff()
-    while True:
-        try:
-            await evaluate_due(sessionmaker, datetime.now(UTC), backoff, failures)
-        except Exception as exc:
-            # The database is down, say: the next round tries again.
-            log.warning("derived events failed", exc_info=not is_database_unavailable(exc))
-        await asyncio.sleep(settings.derived_events_seconds)
+    # A round fails when the database is down, say: the next round tries again.
+    await repeat_forever(
+        lambda: evaluate_due(sessionmaker, datetime.now(UTC), backoff, failures),
+        settings.derived_events_seconds,
+        "derived events failed",
+        log,
+    )

@@ -13,6 +13,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from perfapi.db.availability import is_database_unavailable
+from perfapi.kit.loops import repeat_forever
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,7 @@ async def prune_each_org(
 async def prune_periodically(
     every_seconds: float, prune_round: Callable[[], Awaitable[int]], what: str
 ) -> None:
-    while True:
-        # Waits first: a server that starts often (tests, a crash loop) need not prune each
-        # time, and its first requests do not share the database with a large delete.
-        await asyncio.sleep(every_seconds)
-        try:
-            await prune_round()
-        except Exception as exc:
-            # The next round tries again; a failure here never stops the server.
-            log.warning("pruning %s failed", what, exc_info=not is_database_unavailable(exc))
+    # Waits first: a server that starts often (tests, a crash loop) need not prune each
+    # time, and its first requests do not share the database with a large delete.
+    await asyncio.sleep(every_seconds)
+    await repeat_forever(prune_round, every_seconds, f"pruning {what} failed", log)

@@ -119,3 +119,9 @@ class PartitionMetrics:
             "free within the lock timeout (readers or writers were busy on points).",
             registry=registry,
         )
+        self.drop_failures = Counter(
+            "perfapi_points_partition_drop_failures",
+            "Drops of expired partitions that failed otherwise (logged with the error); each "
+            "is tried again next round, and later months are dropped meanwhile.",
+            registry=registry,
+        )

@@ -9,20 +9,20 @@ A background task in every server process. One process at a time runs a round
   than now minus the retention is detached and dropped, with the day and month
   rollups of the month, in one transaction. It waits for its locks at most
   :data:`DROP_LOCK_TIMEOUT_MS`, so readers never queue long behind it; a drop
-  that cannot take them is counted, logged and tried again next round.
+  that cannot take them is counted, logged and tried again next round, and so is
+  one that fails otherwise, while the later months are dropped.
 """
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from perfapi.config import Settings
-from perfapi.db.availability import is_database_unavailable
+from perfapi.db.availability import is_database_unavailable, sqlstate
+from perfapi.kit.loops import repeat_forever
 from perfapi.ops.metrics import PartitionMetrics
 from perfapi.points import partition_repository as repository
 from perfapi.points.months import Month, month_of, partition_name, start_of
@@ -46,6 +46,7 @@ class RoundResult:
     created: list[Month] = field(default_factory=list)
     dropped: list[Month] = field(default_factory=list)
     deferred: Month | None = None  # the drop put off to the next round
+    failed: list[Month] = field(default_factory=list)  # drops that failed, retried next round
 
 
 def _utc_now() -> datetime:
@@ -60,13 +61,13 @@ async def maintain_forever(
 ) -> None:
     """A round at start, then every ``points_partition_maintenance_seconds``; cancelled at
     shutdown."""
-    while True:
-        try:
-            await maintenance_round(sessionmaker, settings, metrics, clock())
-        except Exception as exc:
-            # The next round tries again; partitions are also made as points arrive.
-            log.warning("partition maintenance failed", exc_info=not is_database_unavailable(exc))
-        await asyncio.sleep(settings.points_partition_maintenance_seconds)
+    # A failed round is tried again next time; partitions are also made as points arrive.
+    await repeat_forever(
+        lambda: maintenance_round(sessionmaker, settings, metrics, clock()),
+        settings.points_partition_maintenance_seconds,
+        "partition maintenance failed",
+        log,
+    )
 
 
 async def maintenance_round(
@@ -136,37 +137,37 @@ async def _drop_expired(
                 start, end = start_of(month).date(), start_of(month + 1).date()
                 gone = await rollups.forget_days(session, start, end)
                 await repository.note_points_gone(session, gone)
-        except DBAPIError as exc:
-            if _sqlstate(exc) not in (_LOCK_NOT_AVAILABLE, _DEADLOCK_DETECTED):
+        except Exception as exc:
+            if is_database_unavailable(exc):
                 raise
-            metrics.drops_deferred.inc()
-            result.deferred = month
-            log.warning(
-                "dropping an expired partition of points waited too long for its locks; "
-                "retrying next round",
-                extra={"partition": partition_name(month), "lock_timeout_ms": DROP_LOCK_TIMEOUT_MS},
+            if sqlstate(exc) in (_LOCK_NOT_AVAILABLE, _DEADLOCK_DETECTED):
+                # Busy tables: a later month would wait as long.
+                metrics.drops_deferred.inc()
+                result.deferred = month
+                log.warning(
+                    "dropping an expired partition of points waited too long for its locks; "
+                    "retrying next round",
+                    extra={
+                        "partition": partition_name(month),
+                        "lock_timeout_ms": DROP_LOCK_TIMEOUT_MS,
+                    },
+                )
+                return
+            # Something of this month's own (a view made on its table, say): it stays,
+            # and holds up no later month.
+            metrics.drop_failures.inc()
+            result.failed.append(month)
+            log.exception(
+                "dropping an expired partition of points failed; retrying next round",
+                extra={"partition": partition_name(month)},
             )
-            return
+            continue
         metrics.dropped.inc()
         result.dropped.append(month)
         log.info(
             "dropped an expired partition of points",
             extra={"partition": partition_name(month), "kpis": len(gone)},
         )
-
-
-def _sqlstate(exc: BaseException) -> str | None:
-    """The SQLSTATE of the driver's error under SQLAlchemy's wrapping, if any."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        state = getattr(current, "sqlstate", None)
-        if isinstance(state, str):
-            return state
-        orig = getattr(current, "orig", None)
-        current = orig if isinstance(orig, BaseException) else current.__cause__
-    return None
 
 
 def _names(months: list[Month]) -> list[str]:

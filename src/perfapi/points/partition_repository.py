@@ -20,27 +20,28 @@ _PARTITIONS_KEY = 1
 _ROUND_KEY = 2
 
 
+# The tables attached to ``points``: its partitions.
+_PARTITIONS = (
+    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+    "WHERE i.inhparent = 'points'::regclass"
+)
+
+
 async def existing(session: AsyncSession, months: Iterable[Month]) -> set[Month]:
     """Which of these months have their partition attached to ``points``."""
     names = [partition_name(month) for month in months]
     rows = await session.execute(
-        text(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'points'::regclass AND c.relname = ANY(CAST(:names AS text[]))"
-        ),
-        {"names": names},
+        text(_PARTITIONS + " AND c.relname = ANY(CAST(:names AS text[]))"), {"names": names}
     )
-    return {month for (name,) in rows if (month := month_named(name)) is not None}
+    return _months_of(rows.scalars())
 
 
 async def every_partition(session: AsyncSession) -> set[Month]:
-    rows = await session.execute(
-        text(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'points'::regclass"
-        )
-    )
-    return {month for (name,) in rows if (month := month_named(name)) is not None}
+    return _months_of((await session.execute(text(_PARTITIONS))).scalars())
+
+
+def _months_of(names: Iterable[str]) -> set[Month]:
+    return {month for name in names if (month := month_named(name)) is not None}
 
 
 async def lock_partitions(session: AsyncSession) -> None:

@@ -3,7 +3,7 @@
 import logging
 from enum import Enum
 
-from perfapi.db.availability import is_database_unavailable
+from perfapi.db.availability import causes, is_database_unavailable
 
 log = logging.getLogger("perfapi.replicas")
 
@@ -80,10 +80,5 @@ class ReplicaHealth:
 
 def root_cause(exc: BaseException) -> str:
     """The driver's own words: what SQLAlchemy wraps them in adds a statement and a link."""
-    root: BaseException = exc
-    while True:
-        inner = getattr(root, "orig", None) or root.__cause__
-        if not isinstance(inner, BaseException) or inner is root:
-            break
-        root = inner
+    *_, root = causes(exc)
     return str(root) or type(root).__name__

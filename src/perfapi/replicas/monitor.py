@@ -1,9 +1,8 @@
 """The background task that keeps measuring the read replica while the server runs."""
 
-import asyncio
 import logging
 
-from perfapi.db.availability import is_database_unavailable
+from perfapi.kit.loops import repeat_forever
 from perfapi.replicas.replica import ReadReplica
 
 log = logging.getLogger("perfapi.replicas")
@@ -15,11 +14,6 @@ async def monitor_forever(replica: ReadReplica, interval_seconds: float) -> None
     Every process measures for itself: a check costs two tiny queries, and a
     process never routes on another one's stale verdict.
     """
-    while True:
-        try:
-            await replica.check()
-        except Exception as exc:
-            # The primary did not answer: nothing is known of the lag this time, and the
-            # requests that depend on the primary answer 503 anyway.
-            log.warning("read replica check failed", exc_info=not is_database_unavailable(exc))
-        await asyncio.sleep(interval_seconds)
+    # A check fails when the primary does not answer: nothing is known of the lag this
+    # time, and the requests that depend on the primary answer 503 anyway.
+    await repeat_forever(replica.check, interval_seconds, "read replica check failed", log)

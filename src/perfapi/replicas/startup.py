@@ -7,7 +7,7 @@ import time
 
 from prometheus_client import Counter
 from sqlalchemy import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from perfapi.config import Settings
 from perfapi.db.engine import create_engine
@@ -32,18 +32,9 @@ class ReplicaUnusableError(RuntimeError):
 
 
 def create_replica_engine(url: str, settings: Settings) -> AsyncEngine:
-    return create_async_engine(
-        url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        # Unlike the primary's pool: a connection to a replica that went away is found
-        # when a request takes it, while the request can still go to the primary.
-        pool_pre_ping=True,
-        connect_args={
-            "timeout": CONNECT_TIMEOUT_SECONDS,
-            "server_settings": {"application_name": "perfapi"},
-        },
-    )
+    # Unlike the primary's pool, it pings: a connection to a replica that went away is
+    # found when a request takes it, while the request can still go to the primary.
+    return create_engine(url, settings, pre_ping=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
 
 
 async def open_read_replica(

@@ -1,6 +1,5 @@
 """The background task that keeps rollups current while the server runs."""
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -8,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from perfapi.config import Settings
-from perfapi.db.availability import is_database_unavailable
+from perfapi.kit.loops import repeat_forever
 from perfapi.ops.metrics import RollupMetrics
 from perfapi.rollups.service import (
     REFRESH_BATCH,
@@ -34,14 +33,14 @@ async def refresh_forever(
 ) -> None:
     """Every ``rollup_refresh_seconds``, work off the due changes. Cancelled at shutdown."""
     policy = RetryPolicy.from_settings(settings)
-    while True:
-        try:
-            await refresh_round(sessionmaker, policy, metrics, clock())
-        except Exception as exc:
-            # Only what no single change is to blame for gets here (the database is
-            # down, say): the round is retried next interval; reads stay exact meanwhile.
-            log.warning("rollup refresh failed", exc_info=not is_database_unavailable(exc))
-        await asyncio.sleep(settings.rollup_refresh_seconds)
+    # A round fails only for what no single change is to blame for (the database is
+    # down, say): it is retried next interval; reads stay exact meanwhile.
+    await repeat_forever(
+        lambda: refresh_round(sessionmaker, policy, metrics, clock()),
+        settings.rollup_refresh_seconds,
+        "rollup refresh failed",
+        log,
+    )
 
 
 async def refresh_round(
